@@ -1,0 +1,111 @@
+import { readFile } from "node:fs/promises";
+import { dirname, extname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { LineCounter, parseDocument } from "yaml";
+import type { z } from "zod";
+import { type ConfigProblem, ConfigError } from "../core/errors.ts";
+import { expandEnv } from "./env-expand.ts";
+import { configSchema } from "./schema.ts";
+import type { WharfConfig } from "./types.ts";
+import { formatPath, locate } from "./yaml-positions.ts";
+
+/**
+ * Loads a configuration file (`.yaml`/`.yml`, or `.ts`/`.js` exporting a config by default)
+ * into the canonical config. Throws a ConfigError listing every problem with file:line:col.
+ */
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<WharfConfig> {
+  const abs = resolve(file);
+  const ext = extname(abs);
+  if (ext === ".ts" || ext === ".mts" || ext === ".js" || ext === ".mjs") return loadModuleConfig(abs);
+  let text: string;
+  try {
+    text = await readFile(abs, "utf8");
+  } catch (err) {
+    throw new ConfigError([{ file, path: "", message: `cannot read: ${(err as Error).message}` }]);
+  }
+  return parseYamlConfig(text, file, dirname(abs), env);
+}
+
+/** Parses YAML text into the canonical config; `file` names it in errors. */
+export function parseYamlConfig(text: string, file: string, baseDir: string, env: NodeJS.ProcessEnv): WharfConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { file, path: "", message: e.message.split("\n")[0]!, ...(pos ? { line: pos.line, col: pos.col } : {}) };
+      }),
+    );
+  }
+  const envProblems = expandEnv(doc, env, file, lines);
+  if (envProblems.length > 0) throw new ConfigError(envProblems);
+  const raw = doc.toJS() ?? {};
+  const result = configSchema({ baseDir }).safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    issuesToProblems(result.error.issues, (path, onKey) => {
+      const at = locate(doc.contents, path, lines, onKey);
+      return { file, ...at };
+    }),
+  );
+}
+
+/** Validates an already-built object (from a TS config or CLI flags). */
+export function validateConfigObject(raw: unknown, source: string, baseDir: string): WharfConfig {
+  const result = configSchema({ baseDir }).safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    issuesToProblems(result.error.issues, (path) => ({ file: source, path: formatPath(path) })),
+  );
+}
+
+async function loadModuleConfig(abs: string): Promise<WharfConfig> {
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(abs).href)) as { default?: unknown };
+  } catch (err) {
+    throw new ConfigError([{ file: abs, path: "", message: `cannot load: ${(err as Error).message}` }]);
+  }
+  let value = mod.default;
+  if (typeof value === "function") value = await (value as () => unknown)();
+  if (value === undefined) throw new ConfigError([{ file: abs, path: "", message: "has no default export" }]);
+  return validateConfigObject(value, abs, dirname(abs));
+}
+
+type Locator = (path: PropertyKey[], onKey: boolean) => Omit<ConfigProblem, "message">;
+
+function issuesToProblems(issues: readonly z.core.$ZodIssue[], at: Locator): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const issue of issues) {
+    const path = issue.path as PropertyKey[];
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) out.push({ ...at([...path, key], true), message: "unknown key" });
+      continue;
+    }
+    out.push({ ...at(path, false), message: describeIssue(issue) });
+  }
+  return out.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return /received undefined/.test(issue.message) ? "is required" : `must be ${article(issue.expected)}`;
+    case "invalid_value":
+      return `must be one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_union": {
+      // Prefer the message of an alternative that got past the type check.
+      const inner = issue.errors.flat().find((i) => i.code === "custom");
+      return inner ? inner.message : "has an invalid value";
+    }
+    default:
+      return issue.message;
+  }
+}
+
+function article(type: string): string {
+  if (type === "array") return "a list";
+  if (type === "object" || type === "record") return "a mapping";
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}

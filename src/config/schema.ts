@@ -1,0 +1,129 @@
+import { z } from "zod";
+import { duration, fsPath, headerName, type SchemaContext, size, stringList } from "../core/schema-fields.ts";
+import { handlerSchemas } from "../handlers/schemas.ts";
+import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
+import type { HandlerConfig, WharfConfig } from "./types.ts";
+
+const HOST_RE = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
+
+const listenAddress = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const a = parseListenAddress(String(v));
+  if (!a) {
+    ctx.addIssue({ code: "custom", message: `must be an address such as ":8080", "localhost:8080" or "[::1]:443"` });
+    return z.NEVER;
+  }
+  return formatListenAddress(a);
+});
+
+const host = z
+  .string()
+  .transform((h) => h.toLowerCase())
+  .refine((h) => HOST_RE.test(h), { message: "must be a host name, a *.wildcard or an IP address" });
+
+const limits = z
+  .strictObject({
+    max_uri_length: size.default(8192),
+    max_header_size: size.default(16 * 1024),
+    max_body_size: size.default(10 * 1024 * 1024),
+    header_timeout: duration.default(10_000),
+    request_timeout: duration.default(60_000),
+    idle_timeout: duration.default(75_000),
+    max_connections: z.number().int().positive().default(10_000),
+  })
+  .prefault({});
+
+const server = z
+  .strictObject({
+    workers: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
+    engine: z.literal("node").default("node"),
+    log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    shutdown_timeout: duration.default(10_000),
+    limits,
+  })
+  .prefault({});
+
+const match = z
+  .strictObject({
+    path: stringList.optional(),
+    method: stringList.transform((l) => l.map((m) => m.toUpperCase())).optional(),
+    header: z
+      .record(headerName, z.string())
+      .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])))
+      .optional(),
+  })
+  .prefault({});
+
+function handlerItem(ctx: SchemaContext) {
+  const schemas = handlerSchemas(ctx);
+  const names = Object.keys(schemas).join(", ");
+  return z.record(z.string(), z.unknown()).transform((item, c) => {
+    const keys = Object.keys(item);
+    if (keys.length !== 1 || schemas[keys[0]!] === undefined) {
+      const unknown = keys.find((k) => schemas[k] === undefined);
+      c.addIssue({
+        code: "custom",
+        message:
+          unknown !== undefined
+            ? `unknown handler "${unknown}" (one of: ${names})`
+            : `must name exactly one handler (one of: ${names})`,
+        ...(unknown !== undefined ? { path: [unknown] } : {}),
+      });
+      return z.NEVER;
+    }
+    const key = keys[0]!;
+    const r = schemas[key]!.safeParse(item[key] ?? {});
+    if (!r.success) {
+      for (const issue of r.error.issues) c.addIssue({ ...issue, path: [key, ...issue.path] } as never);
+      return z.NEVER;
+    }
+    return { [key]: r.data } as HandlerConfig;
+  });
+}
+
+function route(ctx: SchemaContext) {
+  const schemas = handlerSchemas(ctx);
+  // A route is `{match?, handle: [...]}`, or `{match?, <handler>: {...}}` as shorthand for one handler.
+  return z.preprocess(
+    (raw) => {
+      if (raw === null || typeof raw !== "object" || Array.isArray(raw) || "handle" in raw) return raw;
+      const { match: m, ...rest } = raw as Record<string, unknown>;
+      const keys = Object.keys(rest);
+      if (keys.length === 1 && schemas[keys[0]!] !== undefined) return { match: m, handle: [rest] };
+      return raw;
+    },
+    z.strictObject({ match, handle: z.array(handlerItem(ctx)).min(1) }),
+  );
+}
+
+const accessLog = z
+  .union([
+    z.literal(false),
+    z.literal("off"),
+    z.strictObject({
+      format: z.enum(["combined", "json"]).default("combined"),
+      output: z.string().min(1).default("stdout"),
+    }),
+  ])
+  .transform((v) => (v === false || v === "off" ? null : v));
+
+function site(ctx: SchemaContext) {
+  return z.strictObject({
+    hosts: z.array(host).default([]),
+    listen: z.array(listenAddress).min(1).default([":8080"]),
+    access_log: accessLog.default({ format: "combined", output: "stdout" }),
+    error_pages: z
+      .record(z.string().regex(/^[45]\d\d$/, "must be a 4xx or 5xx status"), fsPath(ctx, "file"))
+      .default({}),
+    routes: z.array(route(ctx)).default([]),
+  });
+}
+
+/** The schema of a whole configuration; relative paths resolve against `ctx.baseDir`. */
+export function configSchema(ctx: SchemaContext) {
+  return z.strictObject({ server, sites: z.array(site(ctx)).min(1) });
+}
+
+// The schema's output must be the canonical type; this line stops them drifting apart.
+export type SchemaOutput = z.output<ReturnType<typeof configSchema>>;
+const _check: (o: SchemaOutput) => WharfConfig = (o) => o;
+void _check;

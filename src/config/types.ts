@@ -1,0 +1,65 @@
+import type { HeadersConfig, RedirectConfig, RespondConfig, StaticConfig } from "../handlers/schemas.ts";
+
+/** One handler in a route's chain: exactly one key, naming the handler. */
+export type HandlerConfig =
+  | { static: StaticConfig }
+  | { redirect: RedirectConfig }
+  | { respond: RespondConfig }
+  | { headers: HeadersConfig };
+
+export interface MatchConfig {
+  /** Segment-aware prefixes (`/api`) or globs (`*.css`, `/assets/**`); any may match. */
+  path?: string[] | undefined;
+  /** Upper-case methods; any may match. */
+  method?: string[] | undefined;
+  /** Header name (lower-case) → glob on its value (`*` = present); all must match. */
+  header?: Record<string, string> | undefined;
+}
+
+export interface RouteConfig {
+  match: MatchConfig;
+  handle: HandlerConfig[];
+}
+
+export interface AccessLogConfig {
+  format: "combined" | "json";
+  /** `stdout`, `stderr`, or an absolute file path. */
+  output: string;
+}
+
+export interface SiteConfig {
+  /** Exact names and `*.example.com` wildcards; empty means this site is a default. */
+  hosts: string[];
+  /** Canonical listen addresses (`:8080`, `localhost:8080`, `[::1]:8080`). */
+  listen: string[];
+  access_log: AccessLogConfig | null;
+  /** Status → absolute path of the page served for that error. */
+  error_pages: Record<string, string>;
+  routes: RouteConfig[];
+}
+
+export interface LimitsConfig {
+  max_uri_length: number;
+  max_header_size: number;
+  max_body_size: number;
+  header_timeout: number;
+  request_timeout: number;
+  idle_timeout: number;
+  max_connections: number;
+}
+
+export interface ServerConfig {
+  /** Worker processes, or "auto" for one per CPU. */
+  workers: number | "auto";
+  engine: "node";
+  log_level: "debug" | "info" | "warn" | "error";
+  /** Time in-flight requests get to finish on shutdown, in ms. */
+  shutdown_timeout: number;
+  limits: LimitsConfig;
+}
+
+/** The one canonical configuration the runtime reads: JSON-serializable, validated, normalized. */
+export interface WharfConfig {
+  server: ServerConfig;
+  sites: SiteConfig[];
+}

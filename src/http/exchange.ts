@@ -1,0 +1,70 @@
+import type { Readable } from "node:stream";
+
+/** Response header values as wharf keeps them: one string, or several for repeated fields. */
+export type HeaderValue = string | string[];
+
+/** Called just before the response head is written; filters change headers here. */
+export type HeadHook = (ex: Exchange) => void;
+
+/**
+ * One request and its response, independent of the protocol engine underneath.
+ * Handlers see only this; engines (node:http today, others later) implement it.
+ */
+export interface Exchange {
+  readonly method: string;
+  /** The request-target as received (origin-form; for absolute-form, its path and query). */
+  readonly target: string;
+  /** The target's path before `?`, still percent-encoded. */
+  readonly rawPath: string;
+  /** The query including its `?`, or "" when there is none. */
+  readonly query: string;
+  /** Host name from the Host header (or the absolute-form target), lower-case, no port. */
+  readonly host: string;
+  readonly httpVersion: string;
+  readonly scheme: "http" | "https";
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The decoded, dot-segment-free path used for routing; set when the request is dispatched. */
+  path: string;
+  /** Request id: appears in error bodies and the log line. */
+  readonly id: string;
+  /** `performance.now()` when the request head was complete. */
+  readonly startedAt: number;
+
+  /** A request header by lower-case name; repeated fields are joined with ", ". */
+  header(name: string): string | undefined;
+  /** The request body as a stream (empty for requests without one). */
+  body(): Readable;
+
+  /** Response status, set by whoever answers. */
+  status: number;
+  getHeader(name: string): HeaderValue | undefined;
+  setHeader(name: string, value: HeaderValue): void;
+  appendHeader(name: string, value: string): void;
+  removeHeader(name: string): void;
+  /** Registers a hook run once just before the head goes out (response filters). */
+  onHead(hook: HeadHook): void;
+
+  /** Sends a whole response; `body` is left out for HEAD and for bodiless statuses. */
+  send(status: number, body?: Buffer | string): void;
+  /** Sends a response whose body comes from a stream, with backpressure; `length` sets Content-Length. */
+  stream(status: number, body: Readable, length?: number): void;
+
+  /** True once the head is written (or the exchange has been answered). */
+  readonly answered: boolean;
+  /** Body bytes written so far (for the access log). */
+  readonly bytesSent: number;
+  /** Site-specific pages for errors that wharf generates; set by the site dispatcher. */
+  errorPages: ErrorPages | undefined;
+}
+
+/** Custom bodies for generated errors, by status. */
+export type ErrorPages = ReadonlyMap<number, { body: Buffer; type: string }>;
+
+/** What an engine calls with each request; the runtime provides it. */
+export type RequestListener = (ex: Exchange) => void;
+
+/** Bodiless statuses (RFC 9110 §6.4.1). */
+export function isBodiless(status: number): boolean {
+  return status === 204 || status === 304 || (status >= 100 && status < 200);
+}
