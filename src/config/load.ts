@@ -3,7 +3,7 @@ import { dirname, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { type ConfigProblem, ConfigError } from "../core/errors.ts";
+import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { expandEnv } from "./env-expand.ts";
 import { configSchema } from "./schema.ts";
 import type { WharfConfig } from "./types.ts";
@@ -13,7 +13,10 @@ import { formatPath, locate } from "./yaml-positions.ts";
  * Loads a configuration file (`.yaml`/`.yml`, or `.ts`/`.js` exporting a config by default)
  * into the canonical config. Throws a ConfigError listing every problem with file:line:col.
  */
-export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<WharfConfig> {
+export async function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<WharfConfig> {
   const abs = resolve(file);
   const ext = extname(abs);
   if (ext === ".ts" || ext === ".mts" || ext === ".js" || ext === ".mjs") return loadModuleConfig(abs);
@@ -27,14 +30,24 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = proc
 }
 
 /** Parses YAML text into the canonical config; `file` names it in errors. */
-export function parseYamlConfig(text: string, file: string, baseDir: string, env: NodeJS.ProcessEnv): WharfConfig {
+export function parseYamlConfig(
+  text: string,
+  file: string,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+): WharfConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return { file, path: "", message: e.message.split("\n")[0]!, ...(pos ? { line: pos.line, col: pos.col } : {}) };
+        return {
+          file,
+          path: "",
+          message: e.message.split("\n")[0]!,
+          ...(pos ? { line: pos.line, col: pos.col } : {}),
+        };
       }),
     );
   }

@@ -4,12 +4,16 @@ import { handlerSchemas } from "../handlers/schemas.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import type { HandlerConfig, WharfConfig } from "./types.ts";
 
-const HOST_RE = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
+const HOST_RE =
+  /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
 
 const listenAddress = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const a = parseListenAddress(String(v));
   if (!a) {
-    ctx.addIssue({ code: "custom", message: `must be an address such as ":8080", "localhost:8080" or "[::1]:443"` });
+    ctx.addIssue({
+      code: "custom",
+      message: `must be an address such as ":8080", "localhost:8080" or "[::1]:443"`,
+    });
     return z.NEVER;
   }
   return formatListenAddress(a);

@@ -60,4 +60,6 @@ export const stringList = z
 export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a valid header name");
 
 /** An HTTP field value: no control characters but tab. */
-export const headerValue = z.string().regex(/^[^\x00-\x08\x0a-\x1f\x7f]*$/, "must not contain control characters");
+export const headerValue = z
+  .string()
+  .regex(/^[^\x00-\x08\x0a-\x1f\x7f]*$/, "must not contain control characters");

@@ -45,6 +45,9 @@ export interface Exchange {
   /** Registers a hook run once just before the head goes out (response filters). */
   onHead(hook: HeadHook): void;
 
+  /** Calls `cb` once the exchange is over: response sent, or connection gone. */
+  onDone(cb: (ex: Exchange) => void): void;
+
   /** Sends a whole response; `body` is left out for HEAD and for bodiless statuses. */
   send(status: number, body?: Buffer | string): void;
   /** Sends a response whose body comes from a stream, with backpressure; `length` sets Content-Length. */

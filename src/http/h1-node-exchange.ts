@@ -80,7 +80,12 @@ export class NodeExchange implements Exchange {
     this.#headers.delete(name.toLowerCase());
   }
   onHead(hook: HeadHook): void {
-    (this.#hooks ??= []).push(hook);
+    if (this.#hooks) this.#hooks.push(hook);
+    else this.#hooks = [hook];
+  }
+
+  onDone(cb: (ex: Exchange) => void): void {
+    this.res.once("close", () => cb(this));
   }
 
   #writeHead(status: number, length: number | undefined): boolean {

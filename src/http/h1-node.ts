@@ -14,6 +14,8 @@ export interface Engine {
   drain(): void;
   /** Closes every connection now. */
   destroyAll(): void;
+  /** Re-reads the limits object it was given (after a reload changed it). */
+  applyLimits(): void;
 }
 
 /** The HTTP/1.1 engine on node:http. */
@@ -24,13 +26,16 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     // node:http counts the request line and the headers together; our own checks below
     // tell the too-long target (414) from the too-large header block (431).
     maxHeaderSize: limits.maxUriLength + limits.maxHeaderSize + 1024,
-    headersTimeout: limits.headerTimeout,
-    requestTimeout: limits.requestTimeout,
-    keepAliveTimeout: limits.idleTimeout,
     connectionsCheckingInterval: Math.min(1000, limits.headerTimeout),
     noDelay: true,
   });
-  server.maxConnections = limits.maxConnections;
+  const applyLimits = () => {
+    server.headersTimeout = limits.headerTimeout;
+    server.requestTimeout = limits.requestTimeout;
+    server.keepAliveTimeout = limits.idleTimeout;
+    server.maxConnections = limits.maxConnections;
+  };
+  applyLimits();
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "";
@@ -75,8 +80,7 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
       socket.destroy();
       return;
     }
-    const status =
-      code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    const status = code === "HPE_HEADER_OVERFLOW" ? 431 : code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     log.debug("client error", { code, status, remote: socket.remoteAddress });
     socket.end(rawResponse(status));
     socket.destroySoon();
@@ -92,6 +96,7 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     destroyAll() {
       server.closeAllConnections();
     },
+    applyLimits,
   };
 
   function reject(res: ServerResponse, status: number): void {
@@ -100,7 +105,12 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     // node:http has parsed the head; answer through it so pipelined order holds.
     const sep = head.indexOf("\r\n\r\n");
     const body = head.subarray(sep + 4);
-    res.writeHead(status, ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(body.length)]);
+    res.writeHead(status, [
+      "Content-Type",
+      "text/plain; charset=utf-8",
+      "Content-Length",
+      String(body.length),
+    ]);
     res.end(body);
   }
 }

@@ -23,7 +23,8 @@ export function normalizePath(rawPath: string): string | undefined {
   if (p.indexOf("/.") === -1 && p.indexOf("//") === -1) return p;
   const out: string[] = [];
   const parts = p.split("/");
-  const trailing = parts[parts.length - 1] === "" || parts[parts.length - 1] === "." || parts[parts.length - 1] === "..";
+  const trailing =
+    parts[parts.length - 1] === "" || parts[parts.length - 1] === "." || parts[parts.length - 1] === "..";
   for (let i = 1; i < parts.length; i++) {
     const seg = parts[i]!;
     if (seg === "" || seg === ".") continue;

@@ -30,7 +30,9 @@ export function staticSchema(ctx: SchemaContext) {
       })
       .prefault({}),
     /** Cache-Control values by glob on the request path; the first match wins. */
-    cache_control: z.array(z.strictObject({ match: z.string().min(1), value: z.string().min(1) })).default([]),
+    cache_control: z
+      .array(z.strictObject({ match: z.string().min(1), value: z.string().min(1) }))
+      .default([]),
     /** When no file matches, pass the request to the next route instead of answering 404. */
     fallthrough: z.boolean().default(false),
     /** In-memory caches of file metadata and small files, checked against the disk every `revalidate`. */

@@ -1,0 +1,144 @@
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import { serveConfig } from "../config/from-flags.ts";
+import { loadConfigFile } from "../config/load.ts";
+import type { WharfConfig } from "../config/types.ts";
+import { ConfigError, WharfError } from "../core/errors.ts";
+import { createLogger } from "../core/logger.ts";
+import { runPrimary } from "../server/primary.ts";
+import { MAIN_HELP, RUN_HELP, SERVE_HELP, VALIDATE_HELP } from "./usage.ts";
+
+class UsageError extends WharfError {
+  constructor(message: string) {
+    super("WHARF_ERR_USAGE", message);
+  }
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
+
+function parse(
+  args: string[],
+  options: Options,
+  positionals = 0,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean" } },
+      allowPositionals: positionals > 0,
+      strict: true,
+    }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+    if (r.positionals.length > positionals)
+      throw new UsageError(`unexpected argument: ${r.positionals[positionals]}`);
+    return r;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as Error).message.split("\n")[0]!.replace(/\. To specify.*$/, ""));
+  }
+}
+
+function workersFlag(v: unknown): number | "auto" {
+  if (v === undefined) return "auto";
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new UsageError(`--workers must be a whole number from 1 to 256, not ${String(v)}`);
+  return n;
+}
+
+async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): Promise<number> {
+  const log = createLogger({ level: config.server.log_level, fields: { pid: process.pid, role: "primary" } });
+  const w = config.server.workers;
+  return runPrimary({
+    config,
+    workers: w === "auto" ? availableParallelism() : w,
+    log,
+    ...(reload ? { reload } : {}),
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(MAIN_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version" || command === "-v" || command === "version") {
+    process.stdout.write(`wharf ${version()}\n`);
+    return 0;
+  }
+  switch (command) {
+    case "serve": {
+      const { values, positionals } = parse(
+        rest,
+        {
+          listen: { type: "string" },
+          workers: { type: "string" },
+          quiet: { type: "boolean" },
+          browse: { type: "boolean" },
+          spa: { type: "boolean" },
+        },
+        1,
+      );
+      if (values.help) return help(SERVE_HELP);
+      const dir = positionals[0] ?? ".";
+      const config = serveConfig(
+        {
+          dir,
+          listen: (values.listen as string | undefined) ?? "localhost:8080",
+          workers: workersFlag(values.workers),
+          quiet: values.quiet === true,
+          browse: values.browse === true,
+          spa: values.spa === true,
+        },
+        process.cwd(),
+      );
+      return start(config);
+    }
+    case "run": {
+      const { values } = parse(rest, { config: { type: "string", short: "c" } });
+      if (values.help) return help(RUN_HELP);
+      const file = (values.config as string | undefined) ?? "wharf.yaml";
+      const config = await loadConfigFile(file);
+      return start(config, () => loadConfigFile(file));
+    }
+    case "validate": {
+      const { values } = parse(rest, { config: { type: "string", short: "c" } });
+      if (values.help) return help(VALIDATE_HELP);
+      await loadConfigFile((values.config as string | undefined) ?? "wharf.yaml");
+      process.stdout.write("ok\n");
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}" (see wharf --help)`);
+  }
+}
+
+function help(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      for (const p of err.message.split("\n")) process.stderr.write(`wharf: ${p}\n`);
+      process.exit(1);
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`wharf: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`wharf: ${(err as Error).message ?? String(err)}\n`);
+    if (process.env.WHARF_DEBUG) console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,199 @@
+import { realpathSync } from "node:fs";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
+import { compileGlob } from "../../core/glob.ts";
+import { sendError } from "../../http/error-page.ts";
+import type { Exchange } from "../../http/exchange.ts";
+import type { HandlerContext, HandlerInstance, Next } from "../handler.ts";
+import { compressBuffer, compressStream } from "./compress.ts";
+import { FileCache, type Slot } from "./file-cache.ts";
+import {
+  buildEntry,
+  type EntryOptions,
+  entryIsCurrent,
+  type FileEntry,
+  type Representation,
+} from "./file-entry.ts";
+import { prefersJson, readListing, renderListingHtml } from "./listing.ts";
+import { type Coding, chooseCoding } from "./negotiate.ts";
+import { type ResolveOptions, resolveFile } from "./resolve.ts";
+import type { StaticConfig } from "./schema.ts";
+import { fileStream, serveRepresentation } from "./serve-file.ts";
+
+const ALLOW = "GET, HEAD, OPTIONS";
+/** How long a cached file is trusted before the disk is checked again (nginx's open_file_cache_valid, tighter). */
+const REVALIDATE_MS = 1000;
+const fsFns = { stat, realpath, readdir };
+
+/** The static file handler: files under `root`, done to RFC 9110. */
+export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerInstance {
+  const resolveOpts: ResolveOptions = {
+    root: realpathSync(cfg.root),
+    index: cfg.index,
+    dotfiles: cfg.dotfiles,
+    followSymlinksOutsideRoot: cfg.follow_symlinks_outside_root,
+  };
+  const entryOpts: EntryOptions = {
+    precompressed: cfg.precompressed,
+    compress: {
+      enabled: cfg.compress.enabled,
+      encodings: cfg.compress.encodings,
+      minSize: cfg.compress.min_size,
+    },
+    maxInMemory: cfg.cache.max_file_size,
+  };
+  const cache = new FileCache(cfg.cache.entries, cfg.cache.size + cfg.compress.cache_size);
+  const rules = cfg.cache_control.map((r) => ({ test: compileGlob(r.match), value: r.value }));
+  const cacheControlFor = (path: string) => rules.find((r) => r.test(path))?.value;
+  const log = ctx.log;
+
+  function handle(ex: Exchange, next: Next): void | Promise<void> {
+    const method = ex.method;
+    if (method !== "GET" && method !== "HEAD") {
+      if (cfg.fallthrough) return next();
+      ex.setHeader("Allow", ALLOW);
+      if (method === "OPTIONS") return ex.send(204);
+      return sendError(ex, 405);
+    }
+    const slot = cache.get(ex.path);
+    if (slot !== undefined && performance.now() - slot.entry.checkedAt < REVALIDATE_MS)
+      return serve(ex, slot);
+    return lookup(ex, next, slot);
+  }
+
+  async function lookup(ex: Exchange, next: Next, stale: Slot | undefined): Promise<void> {
+    const key = ex.path;
+    if (stale) {
+      if (await entryIsCurrent(stale.entry, cfg.precompressed)) {
+        stale.entry.checkedAt = performance.now();
+        cache.set(key, stale);
+        return serve(ex, stale);
+      }
+      cache.delete(key);
+    }
+    const found = await resolveFile(key, resolveOpts, fsFns);
+    switch (found.kind) {
+      case "file": {
+        const entry = await buildEntry(found.path, found.stat, entryOpts, performance.now());
+        const slot: Slot = { entry, cacheControl: cacheControlFor(key) };
+        cache.set(key, slot);
+        return serve(ex, slot);
+      }
+      case "add-slash":
+        ex.setHeader("Location", `${ex.rawPath}/${ex.query}`);
+        return sendError(ex, 301);
+      case "directory":
+        if (cfg.browse) return sendListing(ex, found.path);
+        return notFound(ex, next);
+      case "not-found":
+        return notFound(ex, next);
+    }
+  }
+
+  async function notFound(ex: Exchange, next: Next): Promise<void> {
+    if (cfg.fallthrough) return next();
+    if (cfg.spa !== false && ex.path !== cfg.spa) {
+      const found = await resolveFile(cfg.spa, resolveOpts, fsFns);
+      if (found.kind === "file") {
+        const entry = await buildEntry(found.path, found.stat, entryOpts, performance.now());
+        return serve(ex, { entry, cacheControl: cacheControlFor(cfg.spa) });
+      }
+    }
+    sendError(ex, 404);
+  }
+
+  function serve(ex: Exchange, slot: Slot): void | Promise<void> {
+    const entry = slot.entry;
+    if (slot.cacheControl !== undefined) ex.setHeader("Cache-Control", slot.cacheControl);
+    let rep = entry.identity;
+    if (entry.codings.length > 0) {
+      ex.setHeader("Vary", "Accept-Encoding");
+      const coding = chooseCoding(ex.header("accept-encoding"), entry.codings);
+      if (coding !== undefined) {
+        const side = entry.sidecars.get(coding);
+        if (side) rep = side;
+        else {
+          const made = compressed(slot, coding);
+          if (made instanceof Promise)
+            return made.then((r) => sendRep(ex, entry, r ?? entry.identity, coding));
+          if (made === "stream") return sendRep(ex, entry, streamedRep(entry, coding), coding);
+          if (made !== null) rep = made;
+        }
+      }
+    }
+    return sendRep(ex, entry, rep, rep.coding);
+  }
+
+  function sendRep(ex: Exchange, entry: FileEntry, rep: Representation, coding: Coding | undefined): void {
+    serveRepresentation(ex, entry, rep, () => {
+      if (rep.path === undefined) return undefined;
+      if (rep.size >= 0) return fileStream(rep.path);
+      // Unknown length: compressed while it streams.
+      const src = fileStream(rep.path);
+      const z = compressStream(coding!);
+      src.on("error", (err) => z.destroy(err));
+      return src.pipe(z);
+    });
+  }
+
+  /** The compressed copy of an entry: made once and cached; "stream" for files too large to cache. */
+  function compressed(
+    slot: Slot,
+    coding: Coding,
+  ): Representation | null | Promise<Representation | null> | "stream" {
+    const entry = slot.entry;
+    const have = entry.compressed.get(coding);
+    if (have !== undefined) return have;
+    if (entry.size > cfg.compress.cache_max_file_size) return "stream";
+    const pending = (async () => {
+      try {
+        const source = entry.identity.body ?? (await readFile(entry.path));
+        const out = await compressBuffer(coding, source);
+        // Not worth it when it does not shrink: remember that, and send identity.
+        const rep: Representation | null =
+          out.length < source.length
+            ? {
+                coding,
+                etag: `${entry.identity.etag.slice(0, -1)}-${coding}"`,
+                size: out.length,
+                body: out,
+                path: undefined,
+              }
+            : null;
+        entry.compressed.set(coding, rep);
+        cache.grew(entry, rep?.size ?? 0);
+        return rep;
+      } catch (err) {
+        log.warn("compression failed", { path: entry.path, coding, err });
+        entry.compressed.set(coding, null);
+        return null;
+      }
+    })();
+    entry.compressed.set(coding, pending);
+    return pending;
+  }
+
+  async function sendListing(ex: Exchange, dir: string): Promise<void> {
+    const items = await readListing(dir, cfg.dotfiles);
+    ex.setHeader("Vary", "Accept");
+    ex.setHeader("Cache-Control", "no-cache");
+    if (prefersJson(ex.header("accept"))) {
+      ex.setHeader("Content-Type", "application/json; charset=utf-8");
+      return ex.send(200, `${JSON.stringify(items)}\n`);
+    }
+    ex.setHeader("Content-Type", "text/html; charset=utf-8");
+    ex.send(200, renderListingHtml(ex.path, items));
+  }
+
+  return { handle };
+}
+
+function streamedRep(entry: FileEntry, coding: Coding): Representation {
+  return {
+    coding,
+    etag: `${entry.identity.etag.slice(0, -1)}-${coding}"`,
+    size: -1,
+    body: undefined,
+    path: entry.path,
+  };
+}

@@ -1,0 +1,135 @@
+import type { Server } from "node:http";
+import type { Logger } from "../core/logger.ts";
+import type { RequestListener } from "./exchange.ts";
+import { createNodeEngine, type Engine } from "./h1-node.ts";
+import type { HttpLimits } from "./limits.ts";
+
+interface Slot {
+  engines: Engine[];
+  handler: RequestListener;
+  limits: HttpLimits;
+}
+
+/** The interfaces a listen host stands for: every interface for "", both loopbacks for localhost. */
+function bindHosts(host: string): { host: string; optional: boolean }[] {
+  if (host === "") return [{ host: "::", optional: false }];
+  if (host === "localhost") {
+    return [
+      { host: "127.0.0.1", optional: false },
+      { host: "::1", optional: true },
+    ];
+  }
+  return [{ host, optional: false }];
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    // exclusive + reusePort: each worker binds its own socket and the kernel spreads
+    // connections, instead of the cluster primary handing them out one by one.
+    server.listen({ host, port, exclusive: true, reusePort: true, backlog: 4096, ipv6Only: false }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Listening sockets by address, kept across config reloads: a reload re-points an address
+ * at the new config's handler instead of closing and re-binding it.
+ */
+export class ListenerPool {
+  readonly #slots = new Map<string, Slot>();
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  has(address: string): boolean {
+    return this.#slots.has(address);
+  }
+
+  /** Opens `address` (canonical `host:port`) if it is not open yet. */
+  async open(address: string, host: string, port: number, limits: HttpLimits): Promise<void> {
+    if (this.#slots.has(address)) return;
+    const slot: Slot = { engines: [], handler: () => {}, limits: { ...limits } };
+    const onRequest: RequestListener = (ex) => slot.handler(ex);
+    try {
+      for (const b of bindHosts(host)) {
+        const engine = createNodeEngine(slot.limits, onRequest, this.#log);
+        try {
+          await listen(engine.server, b.host, port);
+        } catch (err) {
+          if (b.optional) continue;
+          if (b.host === "::" && (err as NodeJS.ErrnoException).code === "EAFNOSUPPORT") {
+            await listen(engine.server, "0.0.0.0", port);
+          } else throw err;
+        }
+        slot.engines.push(engine);
+      }
+    } catch (err) {
+      for (const e of slot.engines) e.server.close();
+      throw err;
+    }
+    this.#slots.set(address, slot);
+  }
+
+  /** Points an open address at a handler; later requests go there, in-flight ones finish where they are. */
+  route(address: string, handler: RequestListener, limits: HttpLimits): void {
+    const slot = this.#slots.get(address);
+    if (!slot) throw new Error(`not listening on ${address}`);
+    slot.handler = handler;
+    Object.assign(slot.limits, limits);
+    for (const e of slot.engines) e.applyLimits();
+  }
+
+  /** The ports actually bound (useful when a config asked for port 0). */
+  boundAddresses(): string[] {
+    const out: string[] = [];
+    for (const slot of this.#slots.values()) {
+      for (const e of slot.engines) {
+        const a = e.server.address();
+        if (a && typeof a === "object")
+          out.push(a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+      }
+    }
+    return out;
+  }
+
+  /** Drains and closes every address not in `keep`. */
+  async closeExcept(keep: Set<string>): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const [address, slot] of this.#slots) {
+      if (keep.has(address)) continue;
+      this.#slots.delete(address);
+      closing.push(...slot.engines.map((e) => this.#drain(e)));
+    }
+    await Promise.all(closing);
+  }
+
+  /** Drains everything: no new connections, idle ones closed, in-flight ones finish. */
+  drainAll(): Promise<void> {
+    return this.closeExcept(new Set());
+  }
+
+  /** Cuts every connection now (the end of a shutdown's grace period). */
+  destroyAll(): void {
+    for (const slot of this.#slots.values()) for (const e of slot.engines) e.destroyAll();
+    for (const e of this.#draining) e.destroyAll();
+  }
+
+  readonly #draining = new Set<Engine>();
+
+  #drain(engine: Engine): Promise<void> {
+    this.#draining.add(engine);
+    return new Promise((resolve) => {
+      engine.server.once("close", () => {
+        this.#draining.delete(engine);
+        resolve();
+      });
+      engine.drain();
+    });
+  }
+}

@@ -1,0 +1,162 @@
+import cluster, { type Worker } from "node:cluster";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { WharfConfig } from "../config/types.ts";
+import type { Logger } from "../core/logger.ts";
+import type { ToPrimary, ToWorker } from "./messages.ts";
+
+export interface PrimaryOptions {
+  config: WharfConfig;
+  workers: number;
+  log: Logger;
+  /** Loads the config again for a reload (SIGHUP); absent when there is no file to re-read. */
+  reload?: () => Promise<WharfConfig>;
+}
+
+/**
+ * The primary process: forks the workers, hands them the config, replaces any that die,
+ * reloads on SIGHUP and drains on SIGTERM/SIGINT. Resolves with the exit code.
+ */
+export function runPrimary(opts: PrimaryOptions): Promise<number> {
+  const { log } = opts;
+  let config = opts.config;
+  let seq = 1;
+  let shuttingDown = false;
+  let started = false;
+  const startedAt = new Map<Worker, number>();
+  const ids = new Map<Worker, number>();
+  const pending = new Map<number, { left: Set<Worker>; failed: string[]; done: () => void }>();
+  let restartDelay = 100;
+
+  const ext = extname(fileURLToPath(import.meta.url));
+  cluster.setupPrimary({
+    exec: fileURLToPath(new URL(`./worker-main${ext}`, import.meta.url)),
+    execArgv: process.execArgv,
+    silent: false,
+  });
+
+  return new Promise((resolveExit) => {
+    const send = (w: Worker, msg: ToWorker) => {
+      if (w.isConnected()) w.send(msg);
+    };
+
+    const spawn = (id: number) => {
+      const w = cluster.fork({ WHARF_WORKER_ID: String(id) });
+      ids.set(w, id);
+      startedAt.set(w, Date.now());
+      w.on("online", () => send(w, { type: "config", seq, config }));
+      w.on("message", (msg: ToPrimary) => onMessage(w, msg));
+      w.on("exit", (code, signal) => onExit(w, code, signal));
+      return w;
+    };
+
+    const onMessage = (w: Worker, msg: ToPrimary) => {
+      const p = pending.get(msg.seq);
+      if (msg.type === "failed") {
+        if (!started) {
+          log.error("cannot start", { error: msg.error, code: msg.code });
+          void shutdown(1);
+          return;
+        }
+        p?.failed.push(msg.error);
+      } else if (!started && msg.seq === 1 && p) {
+        startupAddresses.push(...msg.addresses);
+      }
+      if (p) {
+        p.left.delete(w);
+        if (p.left.size === 0) {
+          pending.delete(msg.seq);
+          p.done();
+        }
+      }
+    };
+
+    const startupAddresses: string[] = [];
+    const expectAll = (s: number, done: (failed: string[]) => void) => {
+      const entry = {
+        left: new Set(cluster.workers ? Object.values(cluster.workers).filter((w) => w !== undefined) : []),
+        failed: [] as string[],
+        done: () => done(entry.failed),
+      };
+      pending.set(s, entry);
+    };
+
+    const onExit = (w: Worker, code: number | null, signal: string | null) => {
+      const id = ids.get(w)!;
+      const lived = Date.now() - (startedAt.get(w) ?? 0);
+      ids.delete(w);
+      startedAt.delete(w);
+      for (const [s, p] of pending) {
+        if (p.left.delete(w) && p.left.size === 0) {
+          pending.delete(s);
+          p.done();
+        }
+      }
+      if (shuttingDown) {
+        if (Object.keys(cluster.workers ?? {}).length === 0) finish();
+        return;
+      }
+      log.warn("worker exited; starting a new one", { worker: id, pid: w.process.pid, code, signal });
+      restartDelay = lived < 2000 ? Math.min(restartDelay * 2, 10_000) : 100;
+      setTimeout(() => {
+        if (!shuttingDown) spawn(id);
+      }, restartDelay);
+    };
+
+    let exitCode = 0;
+    let killTimer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      if (killTimer) clearTimeout(killTimer);
+      log.info("stopped");
+      resolveExit(exitCode);
+    };
+    const shutdown = async (code: number) => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      exitCode = code;
+      const timeout = config.server.shutdown_timeout;
+      log.info("shutting down", { timeout_ms: timeout });
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      if (workers.length === 0) return finish();
+      for (const w of workers) send(w, { type: "shutdown", timeout });
+      killTimer = setTimeout(() => {
+        for (const w of workers) w.process.kill("SIGKILL");
+      }, timeout + 2000);
+    };
+
+    const reload = async () => {
+      if (!opts.reload || shuttingDown) return;
+      let next: WharfConfig;
+      try {
+        next = await opts.reload();
+      } catch (err) {
+        log.error("reload refused: the running config stays", { error: (err as Error).message });
+        return;
+      }
+      config = next;
+      const s = ++seq;
+      expectAll(s, (failed) => {
+        if (failed.length > 0)
+          log.error("reload failed in a worker: it keeps the old config", { errors: failed });
+        else log.info("config reloaded", { seq: s });
+      });
+      for (const w of Object.values(cluster.workers ?? {}))
+        if (w) send(w, { type: "config", seq: s, config });
+    };
+
+    process.on("SIGHUP", () => void reload());
+    process.on("SIGTERM", () => void shutdown(0));
+    process.on("SIGINT", () => void shutdown(0));
+
+    for (let i = 1; i <= opts.workers; i++) spawn(i);
+    expectAll(1, (failed) => {
+      if (failed.length > 0 || shuttingDown) return;
+      started = true;
+      log.info("listening", {
+        addresses: [...new Set(startupAddresses)],
+        workers: opts.workers,
+        pid: process.pid,
+      });
+    });
+  });
+}

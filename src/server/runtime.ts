@@ -1,0 +1,150 @@
+import { parseListenAddress } from "../config/listen-address.ts";
+import type { LimitsConfig, WharfConfig } from "../config/types.ts";
+import type { Logger } from "../core/logger.ts";
+import { sendError } from "../http/error-page.ts";
+import type { Exchange, RequestListener } from "../http/exchange.ts";
+import type { HttpLimits } from "../http/limits.ts";
+import { ListenerPool } from "../http/listeners.ts";
+import { normalizePath } from "../http/request-path.ts";
+import { type CompiledSite, compileSite } from "../routing/compile.ts";
+import { SiteTable } from "../routing/site-table.ts";
+import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
+
+/** One config load, compiled: a request listener per listen address, and what to release. */
+interface Runtime {
+  listeners: Map<string, RequestListener>;
+  limits: HttpLimits;
+  close(): Promise<void>;
+}
+
+export function toHttpLimits(l: LimitsConfig): HttpLimits {
+  return {
+    maxUriLength: l.max_uri_length,
+    maxHeaderSize: l.max_header_size,
+    maxBodySize: l.max_body_size,
+    headerTimeout: l.header_timeout,
+    requestTimeout: l.request_timeout,
+    idleTimeout: l.idle_timeout,
+    maxConnections: l.max_connections,
+  };
+}
+
+function buildRuntime(config: WharfConfig, log: Logger): Runtime {
+  const sites: CompiledSite[] = [];
+  const writers = new Map<string, LineWriter>();
+  const release = async () => {
+    await Promise.allSettled(sites.map((s) => s.close()));
+    for (const w of writers.values()) w.close();
+  };
+  try {
+    const byAddress = new Map<string, CompiledSite[]>();
+    config.sites.forEach((siteConfig, i) => {
+      let site: CompiledSite;
+      try {
+        site = compileSite(siteConfig, log.child({ site: i }));
+      } catch (err) {
+        throw new Error(`sites[${i}].${(err as Error).message}`, { cause: err });
+      }
+      sites.push(site);
+      for (const addr of siteConfig.listen) byAddress.set(addr, [...(byAddress.get(addr) ?? []), site]);
+    });
+    const accessLogs = new Map<CompiledSite, (ex: Exchange) => void>();
+    sites.forEach((site, i) => {
+      const al = site.config.access_log;
+      if (!al) return;
+      let w = writers.get(al.output);
+      if (!w) {
+        w = openLineWriter(al.output);
+        writers.set(al.output, w);
+      }
+      const writer = w;
+      const name = site.config.hosts[0] ?? `site${i}`;
+      accessLogs.set(site, (ex) => writer.write(formatAccessLine(al.format, ex, Date.now(), name)));
+    });
+    const listeners = new Map<string, RequestListener>();
+    for (const [addr, list] of byAddress) {
+      listeners.set(addr, makeDispatcher(new SiteTable(list), accessLogs, log));
+    }
+    return { listeners, limits: toHttpLimits(config.server.limits), close: release };
+  } catch (err) {
+    void release();
+    throw err;
+  }
+}
+
+/** The entry point of every request: site by Host, path normalized, errors turned into 500s. */
+function makeDispatcher(
+  table: SiteTable,
+  accessLogs: Map<CompiledSite, (ex: Exchange) => void>,
+  log: Logger,
+): RequestListener {
+  return (ex) => {
+    const site = table.lookup(ex.host);
+    ex.errorPages = site.errorPages;
+    const logLine = accessLogs.get(site);
+    if (logLine) ex.onDone(logLine);
+    const path = normalizePath(ex.rawPath);
+    if (path === undefined) return sendError(ex, 400);
+    ex.path = path;
+    const fail = (err: unknown) => {
+      log.error("request failed", { request_id: ex.id, method: ex.method, uri: ex.target, err });
+      if (!ex.answered) sendError(ex, 500);
+    };
+    try {
+      const p = site.handle(ex);
+      if (p) p.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  };
+}
+
+/**
+ * What a worker runs: a listener pool and the current runtime. `apply` builds a new runtime
+ * and swaps it in; if building or listening fails, the old one keeps serving.
+ */
+export class ServerHost {
+  readonly #pool: ListenerPool;
+  readonly #log: Logger;
+  #current: Runtime | undefined;
+
+  constructor(log: Logger) {
+    this.#log = log;
+    this.#pool = new ListenerPool(log);
+  }
+
+  async apply(config: WharfConfig): Promise<void> {
+    const next = buildRuntime(config, this.#log);
+    const opened: string[] = [];
+    try {
+      for (const addr of next.listeners.keys()) {
+        if (this.#pool.has(addr)) continue;
+        const a = parseListenAddress(addr)!;
+        await this.#pool.open(addr, a.host, a.port, next.limits);
+        opened.push(addr);
+      }
+    } catch (err) {
+      await this.#pool.closeExcept(new Set(this.#current?.listeners.keys() ?? []));
+      await next.close();
+      throw err;
+    }
+    for (const [addr, listener] of next.listeners) this.#pool.route(addr, listener, next.limits);
+    const old = this.#current;
+    this.#current = next;
+    await this.#pool.closeExcept(new Set(next.listeners.keys()));
+    // In-flight requests still use the old handlers and logs: release them once those are done.
+    if (old) setTimeout(() => void old.close(), next.limits.requestTimeout).unref();
+  }
+
+  boundAddresses(): string[] {
+    return this.#pool.boundAddresses();
+  }
+
+  /** Graceful stop: drains listeners, waits up to `timeoutMs` for in-flight requests, then cuts. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    const timer = setTimeout(() => this.#pool.destroyAll(), timeoutMs);
+    await this.#pool.drainAll();
+    clearTimeout(timer);
+    await this.#current?.close();
+  }
+}
