@@ -37,7 +37,7 @@ export function parseYamlConfig(
   env: NodeJS.ProcessEnv,
 ): WharfConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
@@ -45,7 +45,7 @@ export function parseYamlConfig(
         return {
           file,
           path: "",
-          message: e.message.split("\n")[0]!,
+          message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
           ...(pos ? { line: pos.line, col: pos.col } : {}),
         };
       }),
@@ -110,7 +110,16 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "invalid_union": {
       // Prefer the message of an alternative that got past the type check.
       const inner = issue.errors.flat().find((i) => i.code === "custom");
-      return inner ? inner.message : "has an invalid value";
+      if (inner) return inner.message;
+      const options = issue.errors.map((alt) => {
+        const first = alt[0];
+        if (first?.code === "invalid_value") return first.values.map((v) => JSON.stringify(v)).join(", ");
+        if (first?.code === "invalid_type") return article(first.expected);
+        return undefined;
+      });
+      return options.every((o) => o !== undefined)
+        ? `must be ${options.join(" or ")}`
+        : "has an invalid value";
     }
     default:
       return issue.message;

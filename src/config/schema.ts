@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { z } from "zod";
 import { duration, fsPath, headerName, type SchemaContext, size, stringList } from "../core/schema-fields.ts";
 import { handlerSchemas } from "../handlers/schemas.ts";
@@ -99,22 +100,28 @@ function route(ctx: SchemaContext) {
   );
 }
 
-const accessLog = z
-  .union([
-    z.literal(false),
-    z.literal("off"),
-    z.strictObject({
-      format: z.enum(["combined", "json"]).default("combined"),
-      output: z.string().min(1).default("stdout"),
-    }),
-  ])
-  .transform((v) => (v === false || v === "off" ? null : v));
+const accessLog = (ctx: SchemaContext) =>
+  z
+    .union([
+      z.literal(false),
+      z.literal("off"),
+      z.strictObject({
+        format: z.enum(["combined", "json"]).default("combined"),
+        // stdout, stderr, or a file (relative to the config's directory)
+        output: z
+          .string()
+          .min(1)
+          .default("stdout")
+          .transform((o) => (o === "stdout" || o === "stderr" ? o : resolve(ctx.baseDir, o))),
+      }),
+    ])
+    .transform((v) => (v === false || v === "off" ? null : v));
 
 function site(ctx: SchemaContext) {
   return z.strictObject({
     hosts: z.array(host).default([]),
     listen: z.array(listenAddress).min(1).default([":8080"]),
-    access_log: accessLog.default({ format: "combined", output: "stdout" }),
+    access_log: accessLog(ctx).default({ format: "combined", output: "stdout" }),
     error_pages: z
       .record(z.string().regex(/^[45]\d\d$/, "must be a 4xx or 5xx status"), fsPath(ctx, "file"))
       .default({}),

@@ -15,19 +15,19 @@ export function sendError(ex: Exchange, status: number, detail?: string): void {
   ex.removeHeader("content-encoding");
   ex.removeHeader("etag");
   ex.removeHeader("last-modified");
-  ex.removeHeader("content-range");
+  if (status !== 416) ex.removeHeader("content-range");
   ex.removeHeader("accept-ranges");
   ex.removeHeader("content-disposition");
   ex.removeHeader("cache-control");
   const page = ex.errorPages?.get(status);
   if (page) {
-    ex.setHeader("content-type", page.type);
+    ex.setHeader("Content-Type", page.type);
     ex.send(status, page.body);
     return;
   }
   const text = STATUS_TEXT[status] ?? "Error";
-  ex.setHeader("content-type", "text/html; charset=utf-8");
-  ex.setHeader("cache-control", "no-store");
+  ex.setHeader("Content-Type", "text/html; charset=utf-8");
+  ex.setHeader("Cache-Control", "no-store");
   const body =
     `<!doctype html>\n<html><head><meta charset="utf-8"><title>${status} ${text}</title></head>` +
     `<body><h1>${status} ${text}</h1>${detail ? `<p>${escapeHtml(detail)}</p>` : ""}` +

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const WHARF = join(ROOT, "bin/wharf");
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => res(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+export interface Running {
+  proc: ChildProcess;
+  port: number;
+  base: string;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves when a stderr JSON log line with this `msg` appears (after `from` characters). */
+  waitForLog: (msg: string, from?: number, timeoutMs?: number) => Promise<Record<string, unknown>>;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Runs bin/wharf with `args` (`{port}` is replaced by a free port) and waits until it listens. */
+export async function startWharf(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; port?: number } = {},
+): Promise<Running> {
+  const port = opts.port ?? (await freePort());
+  const proc = spawn(WHARF, args.map((a) => a.replaceAll("{port}", String(port))), {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  proc.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr!.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const waitForLog = (msg: string, from = 0, timeoutMs = 15_000) =>
+    new Promise<Record<string, unknown>>((res, rej) => {
+      const t0 = Date.now();
+      const check = () => {
+        for (const line of err.slice(from).split("\n")) {
+          if (!line.startsWith("{")) continue;
+          try {
+            const rec = JSON.parse(line) as Record<string, unknown>;
+            if (rec.msg === msg) return res(rec);
+          } catch {}
+        }
+        if (proc.exitCode !== null) return rej(new Error(`wharf exited (${proc.exitCode}) before "${msg}":\n${err}`));
+        if (Date.now() - t0 > timeoutMs) return rej(new Error(`no "${msg}" log line within ${timeoutMs} ms:\n${err}`));
+        setTimeout(check, 20);
+      };
+      check();
+    });
+  const running: Running = {
+    proc,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    stdout: () => out,
+    stderr: () => err,
+    waitForLog,
+    stop: async (signal = "SIGTERM") => {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  try {
+    await waitForLog("listening");
+  } catch (e) {
+    await running.stop("SIGKILL");
+    throw e;
+  }
+  return running;
+}
+
+/** Runs bin/wharf to completion; returns its exit code and output. */
+export function runWharf(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
+    const proc = spawn(WHARF, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    proc.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    proc.on("exit", (code) => res({ code, stdout, stderr }));
+  });
+}
+
+/** A temporary directory filled with `files` (path → content); removed by `cleanup`. */
+export function makeTree(files: Record<string, string | Buffer>): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "wharf-test-"));
+  for (const [p, content] of Object.entries(files)) {
+    const abs = join(dir, p);
+    mkdirSync(dirname(abs), { recursive: true });
+    writeFileSync(abs, content);
+  }
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
