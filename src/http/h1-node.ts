@@ -39,6 +39,7 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "";
+    if (req.httpVersionMajor !== 1) return reject(res, req.httpVersionMajor === 0 ? 400 : 505);
     if (url.length > limits.maxUriLength) return reject(res, 414);
     // One pass over the raw header lines: their total size and how many Host fields there are.
     const raw = req.rawHeaders;
@@ -51,6 +52,13 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     }
     if (size > limits.maxHeaderSize) return reject(res, 431);
     if (hosts > 1) return reject(res, 400);
+    const te = req.headers["transfer-encoding"];
+    if (te !== undefined) {
+      // RFC 9112 §6.3: chunked must be the final (and, here, only) coding of a request.
+      const codings = te.toLowerCase().split(",").map((c) => c.trim());
+      if (codings[codings.length - 1] !== "chunked") return reject(res, 400);
+      if (codings.length > 1) return reject(res, 501);
+    }
     const cl = req.headers["content-length"];
     if (cl !== undefined && Number(cl) > limits.maxBodySize) return reject(res, 413);
 
@@ -72,6 +80,11 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     const host = parseHostHeader(hostValue ?? "");
     if (host === undefined) return reject(res, 400);
     onRequest(new NodeExchange(req, res, target, host, draining));
+  });
+
+  // A CONNECT is for proxies; this server is not a forward proxy.
+  server.on("connect", (_req: IncomingMessage, socket: Socket) => {
+    socket.end(rawResponse(405, ["Allow: GET, HEAD, OPTIONS"]));
   });
 
   server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
