@@ -55,7 +55,10 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     const te = req.headers["transfer-encoding"];
     if (te !== undefined) {
       // RFC 9112 §6.3: chunked must be the final (and, here, only) coding of a request.
-      const codings = te.toLowerCase().split(",").map((c) => c.trim());
+      const codings = te
+        .toLowerCase()
+        .split(",")
+        .map((c) => c.trim());
       if (codings[codings.length - 1] !== "chunked") return reject(res, 400);
       if (codings.length > 1) return reject(res, 501);
     }

@@ -31,7 +31,10 @@ for (const name of readdirSync(join(DIR, "bad")).filter((f) => /\.ya?ml$/.test(f
     const file = join(DIR, "bad", name);
     await assert.rejects(loadConfigFile(file, env), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      golden(join(DIR, "bad", `${basename(name).replace(/\.ya?ml$/, "")}.err`), `${err.message.replaceAll(DIR, "<fixtures>")}\n`);
+      golden(
+        join(DIR, "bad", `${basename(name).replace(/\.ya?ml$/, "")}.err`),
+        `${err.message.replaceAll(DIR, "<fixtures>")}\n`,
+      );
       return true;
     });
   });

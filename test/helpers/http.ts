@@ -14,12 +14,18 @@ export function request(
   opts: { method?: string; headers?: Record<string, string> } = {},
 ): Promise<Response> {
   return new Promise((res, rej) => {
-    const req = httpRequest(`${base}${path}`, { method: opts.method ?? "GET", headers: opts.headers, agent: false }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on("data", (c: Buffer) => chunks.push(c));
-      r.on("end", () => res({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }));
-      r.on("error", rej);
-    });
+    const req = httpRequest(
+      `${base}${path}`,
+      { method: opts.method ?? "GET", headers: opts.headers, agent: false },
+      (r) => {
+        const chunks: Buffer[] = [];
+        r.on("data", (c: Buffer) => chunks.push(c));
+        r.on("end", () =>
+          res({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }),
+        );
+        r.on("error", rej);
+      },
+    );
     req.on("error", rej);
     req.end();
   });
@@ -63,7 +69,10 @@ export function raw(
 }
 
 /** Splits a stream of HTTP/1.1 responses (Content-Length framed, or bodiless) into parts. */
-export function splitResponses(text: string, methods: string[] = []): { status: number; head: string; body: string }[] {
+export function splitResponses(
+  text: string,
+  methods: string[] = [],
+): { status: number; head: string; body: string }[] {
   const out: { status: number; head: string; body: string }[] = [];
   let rest = text;
   while (rest.startsWith("HTTP/")) {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -37,11 +37,15 @@ export async function startWharf(
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; port?: number } = {},
 ): Promise<Running> {
   const port = opts.port ?? (await freePort());
-  const proc = spawn(WHARF, args.map((a) => a.replaceAll("{port}", String(port))), {
-    cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = spawn(
+    WHARF,
+    args.map((a) => a.replaceAll("{port}", String(port))),
+    {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   let err = "";
   proc.stdout!.on("data", (d: Buffer) => {
@@ -62,8 +66,10 @@ export async function startWharf(
             if (rec.msg === msg) return res(rec);
           } catch {}
         }
-        if (proc.exitCode !== null) return rej(new Error(`wharf exited (${proc.exitCode}) before "${msg}":\n${err}`));
-        if (Date.now() - t0 > timeoutMs) return rej(new Error(`no "${msg}" log line within ${timeoutMs} ms:\n${err}`));
+        if (proc.exitCode !== null)
+          return rej(new Error(`wharf exited (${proc.exitCode}) before "${msg}":\n${err}`));
+        if (Date.now() - t0 > timeoutMs)
+          return rej(new Error(`no "${msg}" log line within ${timeoutMs} ms:\n${err}`));
         setTimeout(check, 20);
       };
       check();
@@ -96,7 +102,11 @@ export async function startWharf(
 /** Runs bin/wharf to completion; returns its exit code and output. */
 export function runWharf(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
-    const proc = spawn(WHARF, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(WHARF, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     proc.stdout.on("data", (d: Buffer) => {

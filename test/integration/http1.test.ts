@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { raw, request, splitResponses } from "../helpers/http.ts";
 import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
@@ -51,12 +51,28 @@ sites:
     ["missing Host on HTTP/1.1", "GET / HTTP/1.1\r\n\r\n", 400],
     ["two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
     ["invalid Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400],
-    ["Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
+    [
+      "Content-Length with Transfer-Encoding",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      400,
+    ],
     ["non-numeric Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400],
-    ["conflicting Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400],
+    [
+      "conflicting Content-Length",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+      400,
+    ],
     ["chunked not final", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400],
-    ["repeated chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400],
-    ["unknown transfer coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501],
+    [
+      "repeated chunked",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+      400,
+    ],
+    [
+      "unknown transfer coding",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+      501,
+    ],
     ["obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400],
     ["whitespace before the colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400],
     ["NUL in a field value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n", 400],
@@ -71,7 +87,11 @@ sites:
     ["target too long", `GET /${"a".repeat(2000)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414],
     ["header block too large", `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"b".repeat(6000)}\r\n\r\n`, 431],
     ["header block far too large", `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"b".repeat(40_000)}\r\n\r\n`, 431],
-    ["body over the limit", `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n${"x".repeat(5000)}`, 413],
+    [
+      "body over the limit",
+      `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n${"x".repeat(5000)}`,
+      413,
+    ],
   ];
   for (const [name, req, status] of malformed) {
     test(`${name} → ${status}, connection closed, server fine`, async () => {
@@ -83,7 +103,10 @@ sites:
   }
 
   test("absolute-form target: its authority is the host", async () => {
-    const r = await raw(w.port, "GET http://example.com/a.txt HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n");
+    const r = await raw(
+      w.port,
+      "GET http://example.com/a.txt HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
+    );
     assert.match(r.text, /^HTTP\/1.1 200 /);
     assert.ok(r.text.endsWith("aaa\n"));
   });
@@ -99,7 +122,12 @@ sites:
 
   test("pipelined requests are answered in order", async () => {
     const reqs = ["/a.txt", "/index.html", "/missing", "/a.txt"];
-    const data = reqs.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: a\r\n${i === reqs.length - 1 ? "Connection: close\r\n" : ""}\r\n`).join("");
+    const data = reqs
+      .map(
+        (p, i) =>
+          `GET ${p} HTTP/1.1\r\nHost: a\r\n${i === reqs.length - 1 ? "Connection: close\r\n" : ""}\r\n`,
+      )
+      .join("");
     const r = await raw(w.port, data);
     const parts = splitResponses(r.text);
     assert.deepEqual(
@@ -128,10 +156,14 @@ sites:
 
   test("a slow client sending its head is cut off (header timeout → 408)", async () => {
     const t0 = Date.now();
-    const r = await raw(w.port, ["GET / HTTP/1.1\r\n", "Host: a\r\n", "X-Slow: 1\r\n", "X-Slow: 2\r\n", "X-Slow: 3\r\n"], {
-      gapMs: 700,
-      timeoutMs: 6000,
-    });
+    const r = await raw(
+      w.port,
+      ["GET / HTTP/1.1\r\n", "Host: a\r\n", "X-Slow: 1\r\n", "X-Slow: 2\r\n", "X-Slow: 3\r\n"],
+      {
+        gapMs: 700,
+        timeoutMs: 6000,
+      },
+    );
     assert.ok(!r.timedOut, "server closed the slow connection");
     assert.ok(Date.now() - t0 < 5000);
     assert.match(r.text, /^HTTP\/1.1 408 /);

@@ -127,19 +127,32 @@ sites:
     assert.equal(nm.status, 304);
     assert.equal(nm.body.length, 0);
     assert.equal(nm.headers.etag, etag);
-    assert.equal((await request(w.base, "/small.txt", { headers: { "If-None-Match": `"nope", W/${etag}` } })).status, 304);
+    assert.equal(
+      (await request(w.base, "/small.txt", { headers: { "If-None-Match": `"nope", W/${etag}` } })).status,
+      304,
+    );
     assert.equal((await request(w.base, "/small.txt", { headers: { "If-None-Match": "*" } })).status, 304);
     assert.equal((await request(w.base, "/small.txt", { headers: { "If-Modified-Since": lm } })).status, 304);
     assert.equal(
-      (await request(w.base, "/small.txt", { headers: { "If-None-Match": '"other"', "If-Modified-Since": lm } })).status,
+      (
+        await request(w.base, "/small.txt", {
+          headers: { "If-None-Match": '"other"', "If-Modified-Since": lm },
+        })
+      ).status,
       200,
       "If-Modified-Since is ignored when If-None-Match is present",
     );
     const old = "Sat, 01 Jan 2000 00:00:00 GMT";
-    assert.equal((await request(w.base, "/small.txt", { headers: { "If-Modified-Since": old } })).status, 200);
+    assert.equal(
+      (await request(w.base, "/small.txt", { headers: { "If-Modified-Since": old } })).status,
+      200,
+    );
     assert.equal((await request(w.base, "/small.txt", { headers: { "If-Match": '"other"' } })).status, 412);
     assert.equal((await request(w.base, "/small.txt", { headers: { "If-Match": etag } })).status, 200);
-    assert.equal((await request(w.base, "/small.txt", { headers: { "If-Unmodified-Since": old } })).status, 412);
+    assert.equal(
+      (await request(w.base, "/small.txt", { headers: { "If-Unmodified-Since": old } })).status,
+      412,
+    );
   });
 
   test("ranges: single, suffix, open-ended, multipart, unsatisfiable, If-Range", async () => {
@@ -147,8 +160,14 @@ sites:
     assert.equal(one.status, 206);
     assert.equal(one.body.toString(), "0123456789");
     assert.equal(one.headers["content-range"], "bytes 0-9/36");
-    assert.equal((await request(w.base, "/small.txt", { headers: { Range: "bytes=-6" } })).body.toString(), "uvwxyz");
-    assert.equal((await request(w.base, "/small.txt", { headers: { Range: "bytes=30-" } })).body.toString(), "uvwxyz");
+    assert.equal(
+      (await request(w.base, "/small.txt", { headers: { Range: "bytes=-6" } })).body.toString(),
+      "uvwxyz",
+    );
+    assert.equal(
+      (await request(w.base, "/small.txt", { headers: { Range: "bytes=30-" } })).body.toString(),
+      "uvwxyz",
+    );
     const bad = await request(w.base, "/small.txt", { headers: { Range: "bytes=100-200" } });
     assert.equal(bad.status, 416);
     assert.equal(bad.headers["content-range"], "bytes */36");
@@ -170,10 +189,21 @@ sites:
     const coalesced = await request(w.base, "/small.txt", { headers: { Range: `bytes=${adjacent}` } });
     assert.equal(coalesced.headers["content-range"], "bytes 0-29/36", "30 adjacent ranges coalesce into one");
     const spread = Array.from({ length: 20 }, (_, i) => `${i * 2}-${i * 2}`).join(",");
-    assert.equal((await request(w.base, "/page.html", { headers: { Range: `bytes=${spread}` } })).status, 200, "too many ranges: whole file");
+    assert.equal(
+      (await request(w.base, "/page.html", { headers: { Range: `bytes=${spread}` } })).status,
+      200,
+      "too many ranges: whole file",
+    );
     const etag = String(one.headers.etag);
-    assert.equal((await request(w.base, "/small.txt", { headers: { Range: "bytes=0-1", "If-Range": etag } })).status, 206);
-    assert.equal((await request(w.base, "/small.txt", { headers: { Range: "bytes=0-1", "If-Range": '"stale"' } })).status, 200);
+    assert.equal(
+      (await request(w.base, "/small.txt", { headers: { Range: "bytes=0-1", "If-Range": etag } })).status,
+      206,
+    );
+    assert.equal(
+      (await request(w.base, "/small.txt", { headers: { Range: "bytes=0-1", "If-Range": '"stale"' } }))
+        .status,
+      200,
+    );
     const bigRange = await request(w.base, "/big.bin", { headers: { Range: "bytes=1000000-1000099" } });
     assert.equal(bigRange.status, 206);
     assert.deepEqual(bigRange.body, big.subarray(1_000_000, 1_000_100));
@@ -202,7 +232,9 @@ sites:
       assert.deepEqual(decode(r.body), text);
       assert.match(String(r.headers.etag), new RegExp(`-${coding}"$`));
     }
-    const pref = await request(w.base, "/page.html", { headers: { "Accept-Encoding": "gzip;q=1, br;q=0.5" } });
+    const pref = await request(w.base, "/page.html", {
+      headers: { "Accept-Encoding": "gzip;q=1, br;q=0.5" },
+    });
     assert.equal(pref.headers["content-encoding"], "gzip");
     const none = await request(w.base, "/page.html", { headers: { "Accept-Encoding": "identity" } });
     assert.equal(none.headers["content-encoding"], undefined);
@@ -212,7 +244,14 @@ sites:
     const tiny = await request(w.base, "/small.txt", { headers: { "Accept-Encoding": "gzip, br" } });
     assert.equal(tiny.headers["content-encoding"], undefined, "below the size threshold");
     // A compressed representation has its own validators and ranges.
-    const nm = await request(w.base, "/page.html", { headers: { "Accept-Encoding": "br", "If-None-Match": String((await request(w.base, "/page.html", { headers: { "Accept-Encoding": "br" } })).headers.etag) } });
+    const nm = await request(w.base, "/page.html", {
+      headers: {
+        "Accept-Encoding": "br",
+        "If-None-Match": String(
+          (await request(w.base, "/page.html", { headers: { "Accept-Encoding": "br" } })).headers.etag,
+        ),
+      },
+    });
     assert.equal(nm.status, 304);
     const bigText = await request(w.base, "/big.txt", { headers: { "Accept-Encoding": "gzip" } });
     assert.equal(bigText.headers["content-encoding"], "gzip");
@@ -250,7 +289,9 @@ sites:
     assert.match(html.body.toString(), /href="a.txt"/);
     assert.match(html.body.toString(), /href="sub\/"/);
     assert.doesNotMatch(html.body.toString(), /hidden/);
-    const json = await request(w.base, "/list/", { headers: { Host: "browse.test", Accept: "application/json" } });
+    const json = await request(w.base, "/list/", {
+      headers: { Host: "browse.test", Accept: "application/json" },
+    });
     assert.match(String(json.headers["content-type"]), /^application\/json/);
     const items = JSON.parse(json.body.toString()) as { name: string; type: string }[];
     assert.deepEqual(
@@ -266,7 +307,10 @@ sites:
     const r = await request(w.base, "/some/client/route", { headers: { Host: "spa.test" } });
     assert.equal(r.status, 200);
     assert.match(r.body.toString(), /<title>spa<\/title>/);
-    assert.equal((await request(w.base, "/real.txt", { headers: { Host: "spa.test" } })).body.toString(), "real\n");
+    assert.equal(
+      (await request(w.base, "/real.txt", { headers: { Host: "spa.test" } })).body.toString(),
+      "real\n",
+    );
   });
 
   test("per-site error page and Cache-Control rules", async () => {
@@ -310,7 +354,10 @@ sites:
     assert.equal((await request(w.base, "/escape.txt")).status, 404, "symlink out of the root");
     assert.equal((await request(w.base, "/inside-link.txt")).status, 200, "symlink within the root");
     assert.equal((await request(w.base, "/caf%C3%A9.txt")).body.toString(), "utf8 name\n");
-    assert.equal((await request(w.base, "/data.unknownext")).headers["content-type"], "application/octet-stream");
+    assert.equal(
+      (await request(w.base, "/data.unknownext")).headers["content-type"],
+      "application/octet-stream",
+    );
   });
 
   test("a changed file is served fresh (cache revalidated)", async () => {

@@ -27,7 +27,10 @@ test("Range parsing: single, suffix, open, multiple, merged, unsatisfiable, igno
   assert.deepEqual(parseRange("bytes=0-99", 1000), { kind: "ranges", ranges: [{ start: 0, end: 99 }] });
   assert.deepEqual(parseRange("bytes=-100", 1000), { kind: "ranges", ranges: [{ start: 900, end: 999 }] });
   assert.deepEqual(parseRange("bytes=900-", 1000), { kind: "ranges", ranges: [{ start: 900, end: 999 }] });
-  assert.deepEqual(parseRange("bytes=990-2000", 1000), { kind: "ranges", ranges: [{ start: 990, end: 999 }] });
+  assert.deepEqual(parseRange("bytes=990-2000", 1000), {
+    kind: "ranges",
+    ranges: [{ start: 990, end: 999 }],
+  });
   assert.deepEqual(parseRange("bytes=0-9,20-29", 1000), {
     kind: "ranges",
     ranges: [
@@ -35,7 +38,10 @@ test("Range parsing: single, suffix, open, multiple, merged, unsatisfiable, igno
       { start: 20, end: 29 },
     ],
   });
-  assert.deepEqual(parseRange("bytes=0-50,10-60,61-70", 1000), { kind: "ranges", ranges: [{ start: 0, end: 70 }] });
+  assert.deepEqual(parseRange("bytes=0-50,10-60,61-70", 1000), {
+    kind: "ranges",
+    ranges: [{ start: 0, end: 70 }],
+  });
   assert.deepEqual(parseRange("bytes=1000-", 1000), { kind: "unsatisfiable" });
   assert.deepEqual(parseRange("bytes=-0", 1000), { kind: "unsatisfiable" });
   assert.deepEqual(parseRange("bytes=5-1", 1000), { kind: "none" });
@@ -55,7 +61,10 @@ test("preconditions follow RFC 9110 §13.2.2 precedence", () => {
   assert.equal(evaluatePreconditions({ ifNoneMatch: "*" }, v, true), 304);
   assert.equal(evaluatePreconditions({ ifNoneMatch: '"x"' }, v, true), 200);
   // If-None-Match present: If-Modified-Since is ignored
-  assert.equal(evaluatePreconditions({ ifNoneMatch: '"x"', ifModifiedSince: date(v.mtimeSec) }, v, true), 200);
+  assert.equal(
+    evaluatePreconditions({ ifNoneMatch: '"x"', ifModifiedSince: date(v.mtimeSec) }, v, true),
+    200,
+  );
   assert.equal(evaluatePreconditions({ ifModifiedSince: date(v.mtimeSec) }, v, true), 304);
   assert.equal(evaluatePreconditions({ ifModifiedSince: date(v.mtimeSec - 1) }, v, true), 200);
   assert.equal(evaluatePreconditions({ ifModifiedSince: "garbage" }, v, true), 200);

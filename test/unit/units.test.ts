@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { formatListenAddress, parseListenAddress } from "../../src/config/listen-address.ts";
 import { parseDuration, parseSize } from "../../src/core/units.ts";
-import { parseListenAddress, formatListenAddress } from "../../src/config/listen-address.ts";
 import { parseHostHeader } from "../../src/http/host.ts";
 
 test("durations normalize to milliseconds", () => {

@@ -23,7 +23,7 @@ export function staticSchema(ctx: SchemaContext) {
       .strictObject({
         enabled: z.boolean().default(true),
         encodings: z.array(z.enum(["br", "zstd", "gzip"])).default(["br", "zstd", "gzip"]),
-        min_size: size.default(1024),
+        min_size: size.default(512),
         /** Files up to this size are compressed once and kept in memory; larger ones are streamed. */
         cache_max_file_size: size.default(4 * 1024 * 1024),
         cache_size: size.default(64 * 1024 * 1024),
