@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { serveConfig } from "../config/from-flags.ts";
+import { proxyConfig, serveConfig } from "../config/from-flags.ts";
 import { loadConfigFile } from "../config/load.ts";
 import type { WharfConfig } from "../config/types.ts";
 import { ConfigError, WharfError } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
+import { AppSupervisor } from "../server/apps.ts";
 import { runPrimary } from "../server/primary.ts";
-import { MAIN_HELP, RUN_HELP, SERVE_HELP, VALIDATE_HELP } from "./usage.ts";
+import { MAIN_HELP, PROXY_HELP, RUN_HELP, SERVE_HELP, VALIDATE_HELP } from "./usage.ts";
 
 class UsageError extends WharfError {
   constructor(message: string) {
@@ -55,14 +56,30 @@ function workersFlag(v: unknown): number | "auto" {
 
 async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): Promise<number> {
   const log = createLogger({ level: config.server.log_level, fields: { pid: process.pid, role: "primary" } });
+  const apps = new AppSupervisor(log);
+  let prepared: WharfConfig;
+  try {
+    prepared = await apps.prepare(config);
+  } catch (err) {
+    await apps.stopAll();
+    throw err;
+  }
   const w = config.server.workers;
   return runPrimary({
-    config,
+    config: prepared,
     workers: w === "auto" ? availableParallelism() : w,
     log,
-    ...(reload ? { reload } : {}),
+    afterStop: () => apps.stopAll(),
+    ...(reload ? { reload: async () => apps.prepare(await reload()) } : {}),
   });
 }
+
+const commonOptions = {
+  listen: { type: "string" },
+  workers: { type: "string" },
+  quiet: { type: "boolean" },
+  app: { type: "string" },
+} as const;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -78,13 +95,7 @@ async function main(argv: string[]): Promise<number> {
     case "serve": {
       const { values, positionals } = parse(
         rest,
-        {
-          listen: { type: "string" },
-          workers: { type: "string" },
-          quiet: { type: "boolean" },
-          browse: { type: "boolean" },
-          spa: { type: "boolean" },
-        },
+        { ...commonOptions, browse: { type: "boolean" }, spa: { type: "boolean" } },
         1,
       );
       if (values.help) return help(SERVE_HELP);
@@ -97,6 +108,24 @@ async function main(argv: string[]): Promise<number> {
           quiet: values.quiet === true,
           browse: values.browse === true,
           spa: values.spa === true,
+          app: values.app as string | undefined,
+        },
+        process.cwd(),
+      );
+      return start(config);
+    }
+    case "proxy": {
+      const { values } = parse(rest, { ...commonOptions, to: { type: "string", multiple: true } });
+      if (values.help) return help(PROXY_HELP);
+      const to = ((values.to as unknown as string[] | undefined) ?? []).flatMap((t) => t.split(",")).filter(Boolean);
+      if (to.length === 0 && values.app === undefined) throw new UsageError("proxy needs --to URL[,URL...] or --app COMMAND");
+      const config = proxyConfig(
+        {
+          to,
+          listen: (values.listen as string | undefined) ?? "localhost:8080",
+          workers: workersFlag(values.workers),
+          quiet: values.quiet === true,
+          app: values.app as string | undefined,
         },
         process.cwd(),
       );

@@ -2,6 +2,7 @@ export const MAIN_HELP = `wharf — a web server and reverse proxy for Python we
 
 Usage:
   wharf serve [DIR] [options]      serve static files from DIR (default .)
+  wharf proxy --to URL[,URL...]    reverse proxy to app servers (or --app "COMMAND")
   wharf run [--config FILE]        run from a config file (default ./wharf.yaml)
   wharf validate [--config FILE]   check a config file; prints "ok" or its errors
   wharf --version                  print the version
@@ -20,7 +21,29 @@ Options:
   --quiet          no access log
   --browse         list directories that have no index.html
   --spa            answer paths that match no file with /index.html (single-page apps)
+  --app "COMMAND"  also start COMMAND and pass every request that matches no file to
+                   it; wharf replaces {socket} with unix:/path.sock (as gunicorn -b takes
+                   it), {socket_path} with the bare path, or {port} with a free port, e.g.
+                   --app "gunicorn -b {socket} myapp:app"
   --help           this help
+`;
+
+export const PROXY_HELP = `Usage: wharf proxy --to URL[,URL...] [options]
+       wharf proxy --app "COMMAND" [options]
+
+Passes every request to the upstreams (round robin, with passive health checks and
+retries). Upstream addresses: http://host:port, https://host:port, unix:/path.sock,
+uwsgi://host:port, uwsgi+unix:/path, fastcgi://host:port, fastcgi+unix:/path.
+
+Options:
+  --to URL[,URL...]  upstreams (the flag may be repeated)
+  --app "COMMAND"    start COMMAND, supervise it and proxy to it; {socket} becomes
+                     unix:/path.sock, {socket_path} the bare path, {port} a free port,
+                     e.g. --app "gunicorn -b {socket} myapp:app"
+  --listen ADDR      address to listen on (default localhost:8080)
+  --workers N        worker processes (default: one per CPU)
+  --quiet            no access log
+  --help             this help
 `;
 
 export const RUN_HELP = `Usage: wharf run [--config FILE]

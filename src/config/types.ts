@@ -1,11 +1,12 @@
-import type { HeadersConfig, RedirectConfig, RespondConfig, StaticConfig } from "../handlers/schemas.ts";
+import type { HeadersConfig, ProxyConfig, RedirectConfig, RespondConfig, StaticConfig } from "../handlers/schemas.ts";
 
 /** One handler in a route's chain: exactly one key, naming the handler. */
 export type HandlerConfig =
   | { static: StaticConfig }
   | { redirect: RedirectConfig }
   | { respond: RespondConfig }
-  | { headers: HeadersConfig };
+  | { headers: HeadersConfig }
+  | { proxy: ProxyConfig };
 
 export interface MatchConfig {
   /** Segment-aware prefixes (`/api`) or globs (`*.css`, `/assets/**`); any may match. */

@@ -1,6 +1,8 @@
 import type { HandlerContext, HandlerInstance } from "./handler.ts";
 import { createHeaders } from "./headers/handler.ts";
 import type { HeadersConfig } from "./headers/schema.ts";
+import { createProxy } from "./proxy/handler.ts";
+import type { ProxyConfig } from "./proxy/schema.ts";
 import { createRedirect } from "./redirect/handler.ts";
 import type { RedirectConfig } from "./redirect/schema.ts";
 import { createRespond } from "./respond/handler.ts";
@@ -14,6 +16,7 @@ export const HANDLERS = {
   redirect: (cfg: RedirectConfig) => createRedirect(cfg),
   respond: (cfg: RespondConfig) => createRespond(cfg),
   headers: (cfg: HeadersConfig) => createHeaders(cfg),
+  proxy: (cfg: ProxyConfig, ctx: HandlerContext) => createProxy(cfg, ctx),
 } satisfies Record<string, (cfg: never, ctx: HandlerContext) => HandlerInstance>;
 
 export type HandlerName = keyof typeof HANDLERS;

@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 
 /** Response header values as wharf keeps them: one string, or several for repeated fields. */
 export type HeaderValue = string | string[];
@@ -33,8 +33,17 @@ export interface Exchange {
 
   /** A request header by lower-case name; repeated fields are joined with ", ". */
   header(name: string): string | undefined;
-  /** The request body as a stream (empty for requests without one). */
+  /** The request's header lines as received: name, value, name, value… */
+  rawHeaders(): readonly string[];
+  /** The request body as a stream (empty for requests without one); over the body limit it errors with a 413 WharfError. */
   body(): Readable;
+  /** True for a request asking for a protocol switch (`Upgrade`) whose connection can be taken over. */
+  readonly upgradeable: boolean;
+  /**
+   * Takes the connection over for a protocol switch (after the head, with any bytes that
+   * followed it). The exchange is answered from then on; the caller owns the socket.
+   */
+  takeOver(): { socket: Duplex; head: Buffer };
 
   /** Response status, set by whoever answers. */
   status: number;

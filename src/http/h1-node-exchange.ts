@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
-import type { Readable } from "node:stream";
+import { type Duplex, type Readable, Transform } from "node:stream";
+import { WharfError } from "../core/errors.ts";
 import type { ErrorPages, Exchange, HeaderValue, HeadHook } from "./exchange.ts";
 import { isBodiless } from "./exchange.ts";
 import { nextRequestId } from "./request-id.ts";
@@ -18,11 +19,16 @@ export class NodeExchange implements Exchange {
   readonly httpVersion: string;
   readonly scheme: "http" | "https";
   readonly startedAt: number;
+  // Read now: the socket is detached from the request once the response is done.
+  readonly remoteAddress: string;
+  readonly remotePort: number;
   path = "/";
   status = 200;
   errorPages: ErrorPages | undefined = undefined;
   answered = false;
   bytesSent = 0;
+  upgradeSocket: { socket: Duplex; head: Buffer } | undefined = undefined;
+  maxBodySize = Number.POSITIVE_INFINITY;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   #id: string | undefined;
@@ -42,6 +48,9 @@ export class NodeExchange implements Exchange {
     this.httpVersion = req.httpVersion;
     this.scheme = (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
     this.startedAt = performance.now();
+    const sock = req.socket;
+    this.remoteAddress = sock.remoteAddress ?? "";
+    this.remotePort = sock.remotePort ?? 0;
     this.#closeAfter = closeAfter;
   }
 
@@ -49,19 +58,43 @@ export class NodeExchange implements Exchange {
     this.#id ??= nextRequestId();
     return this.#id;
   }
-  get remoteAddress(): string {
-    return this.req.socket.remoteAddress ?? "";
-  }
-  get remotePort(): number {
-    return this.req.socket.remotePort ?? 0;
-  }
+
 
   header(name: string): string | undefined {
     const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(", ") : v;
   }
+  rawHeaders(): readonly string[] {
+    return this.req.rawHeaders;
+  }
   body(): Readable {
-    return this.req;
+    const req = this.req;
+    const limit = this.maxBodySize;
+    // A declared length was checked against the limit before dispatch; chunked bodies are counted here.
+    if (req.headers["content-length"] !== undefined || !Number.isFinite(limit)) return req;
+    let seen = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        seen += chunk.length;
+        if (seen > limit) done(new WharfError("WHARF_ERR_BODY_TOO_LARGE"));
+        else done(null, chunk);
+      },
+    });
+    req.on("error", (err) => counter.destroy(err));
+    return req.pipe(counter);
+  }
+
+  get upgradeable(): boolean {
+    return this.upgradeSocket !== undefined && !this.answered;
+  }
+
+  takeOver(): { socket: Duplex; head: Buffer } {
+    const up = this.upgradeSocket;
+    if (!up || this.answered) throw new Error("this exchange cannot be taken over");
+    this.answered = true;
+    this.res.detachSocket(up.socket as import("node:net").Socket);
+    up.socket.removeAllListeners("error");
+    return up;
   }
 
   getHeader(name: string): HeaderValue | undefined {

@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Logger } from "../core/logger.ts";
 import type { RequestListener } from "./exchange.ts";
 import { NodeExchange } from "./h1-node-exchange.ts";
@@ -37,7 +38,7 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
   };
   applyLimits();
 
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+  const onHttpRequest = (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer }) => {
     const url = req.url ?? "";
     if (req.httpVersionMajor !== 1) return reject(res, req.httpVersionMajor === 0 ? 400 : 505);
     if (url.length > limits.maxUriLength) return reject(res, 414);
@@ -82,7 +83,23 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     }
     const host = parseHostHeader(hostValue ?? "");
     if (host === undefined) return reject(res, 400);
-    onRequest(new NodeExchange(req, res, target, host, draining));
+    const ex = new NodeExchange(req, res, target, host, draining);
+    ex.maxBodySize = limits.maxBodySize;
+    if (upgrade) ex.upgradeSocket = upgrade;
+    onRequest(ex);
+  };
+  server.on("request", onHttpRequest);
+
+  // Requests asking for a protocol switch (WebSocket…) arrive here with the raw socket. They
+  // get an ordinary response object on that socket, so every handler can answer them; a
+  // handler that tunnels (the proxy) takes the socket over instead.
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once("finish", () => socket.end());
+    socket.on("error", () => socket.destroy());
+    onHttpRequest(req, res, { socket, head });
   });
 
   // A CONNECT is for proxies; this server is not a forward proxy.

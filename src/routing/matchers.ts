@@ -1,19 +1,9 @@
 import type { MatchConfig } from "../config/types.ts";
 import { compileGlob, isGlob } from "../core/glob.ts";
+import { prefixMatcher } from "../handlers/path-prefix.ts";
 import type { Exchange } from "../http/exchange.ts";
 
 export type Matcher = (ex: Exchange) => boolean;
-
-/**
- * A segment-aware prefix: `/api` matches `/api`, `/api/` and `/api/x`, never `/apix`.
- * A prefix ending in `/` matches what starts with it.
- */
-export function prefixMatcher(prefix: string): (path: string) => boolean {
-  if (prefix === "/" || prefix === "") return () => true;
-  if (prefix.endsWith("/")) return (p) => p.startsWith(prefix);
-  const withSlash = `${prefix}/`;
-  return (p) => p === prefix || p.startsWith(withSlash);
-}
 
 /** Compiles a route's `match` block into one predicate (all parts must hold; any value within a part). */
 export function compileMatch(m: MatchConfig): Matcher | undefined {

@@ -11,6 +11,8 @@ export interface PrimaryOptions {
   log: Logger;
   /** Loads the config again for a reload (SIGHUP); absent when there is no file to re-read. */
   reload?: () => Promise<WharfConfig>;
+  /** Runs once every worker has exited on shutdown (stops supervised apps). */
+  afterStop?: () => Promise<void>;
 }
 
 /**
@@ -93,7 +95,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
         }
       }
       if (shuttingDown) {
-        if (Object.keys(cluster.workers ?? {}).length === 0) finish();
+        if (Object.keys(cluster.workers ?? {}).length === 0) void finish();
         return;
       }
       log.warn("worker exited; starting a new one", { worker: id, pid: w.process.pid, code, signal });
@@ -105,8 +107,9 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
 
     let exitCode = 0;
     let killTimer: NodeJS.Timeout | undefined;
-    const finish = () => {
+    const finish = async () => {
       if (killTimer) clearTimeout(killTimer);
+      await opts.afterStop?.().catch((err: unknown) => log.error("stopping apps failed", { err }));
       log.info("stopped");
       resolveExit(exitCode);
     };

@@ -1,0 +1,112 @@
+import { BlockList, isIPv6 } from "node:net";
+import type { Exchange } from "../../http/exchange.ts";
+
+/** Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded, in either direction. */
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** The set of fields a message's own `Connection` header declares hop-by-hop. */
+export function connectionListed(value: string | string[] | undefined): Set<string> {
+  const out = new Set<string>();
+  if (value === undefined) return out;
+  for (const v of Array.isArray(value) ? value : [value]) {
+    for (const token of v.split(",")) {
+      const t = token.trim().toLowerCase();
+      if (t) out.add(t);
+    }
+  }
+  return out;
+}
+
+/** Parses trusted proxy addresses and CIDRs into a matcher. */
+export function trustedMatcher(list: readonly string[]): (ip: string) => boolean {
+  if (list.length === 0) return () => false;
+  const bl = new BlockList();
+  for (const entry of list) {
+    const [addr, bits] = entry.split("/");
+    const type = isIPv6(addr!) ? "ipv6" : "ipv4";
+    if (bits === undefined) bl.addAddress(addr!, type);
+    else bl.addSubnet(addr!, Number(bits), type);
+  }
+  return (ip) => {
+    const plain = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+    return bl.check(plain, isIPv6(plain) ? "ipv6" : "ipv4");
+  };
+}
+
+export interface ForwardOptions {
+  trusted: (ip: string) => boolean;
+  forwarded: boolean;
+}
+
+/**
+ * The header list for the upstream request: the client's fields minus hop-by-hop ones,
+ * plus X-Forwarded-For/Proto/Host, Via, X-Request-Id and (optionally) Forwarded. A client's
+ * own X-Forwarded-* and Forwarded values are kept only when the peer is a trusted proxy.
+ */
+export function upstreamHeaders(ex: Exchange, raw: readonly string[], opts: ForwardOptions): [string, string][] {
+  const peer = ex.remoteAddress.startsWith("::ffff:") ? ex.remoteAddress.slice(7) : ex.remoteAddress;
+  const trusted = opts.trusted(peer);
+  const listed = connectionListed(ex.header("connection"));
+  const out: [string, string][] = [];
+  let xff: string | undefined;
+  let xfProto: string | undefined;
+  let xfHost: string | undefined;
+  let fwd: string | undefined;
+  let requestId: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!;
+    if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
+    if (lower === "x-forwarded-for") {
+      if (trusted) xff = xff ? `${xff}, ${value}` : value;
+      continue;
+    }
+    if (lower === "x-forwarded-proto") {
+      if (trusted) xfProto = value;
+      continue;
+    }
+    if (lower === "x-forwarded-host") {
+      if (trusted) xfHost = value;
+      continue;
+    }
+    if (lower === "forwarded") {
+      if (trusted) fwd = fwd ? `${fwd}, ${value}` : value;
+      continue;
+    }
+    if (lower === "x-request-id") {
+      requestId = value;
+      continue;
+    }
+    if (lower === "host") {
+      out.push(["Host", value]);
+      continue;
+    }
+    // Via is rebuilt below; Expect was answered here (100-continue) and is not sent on.
+    if (lower === "via" || lower === "expect") continue;
+    out.push([name, value]);
+  }
+  const clientHost = ex.header("host") ?? ex.host;
+  out.push(["X-Forwarded-For", xff ? `${xff}, ${peer}` : peer]);
+  out.push(["X-Forwarded-Proto", xfProto ?? ex.scheme]);
+  out.push(["X-Forwarded-Host", xfHost ?? clientHost]);
+  if (opts.forwarded) {
+    const forNode = isIPv6(peer) ? `"[${peer}]"` : peer;
+    const own = `for=${forNode};proto=${ex.scheme};host="${clientHost.replace(/["\\]/g, "")}"`;
+    out.push(["Forwarded", fwd ? `${fwd}, ${own}` : own]);
+  }
+  const via = ex.header("via");
+  out.push(["Via", via ? `${via}, ${ex.httpVersion} wharf` : `${ex.httpVersion} wharf`]);
+  out.push(["X-Request-Id", requestId ?? ex.id]);
+  return out;
+}

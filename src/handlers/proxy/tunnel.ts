@@ -1,0 +1,103 @@
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { Exchange } from "../../http/exchange.ts";
+import type { UpstreamAddress } from "./address.ts";
+import { parseResponseHead } from "./response-head.ts";
+import { UpstreamError } from "./transport.ts";
+
+export interface TunnelOptions {
+  connectTimeout: number;
+  headerTimeout: number;
+  idleTimeout: number;
+  tls: { verify: boolean; ca?: Buffer | undefined; serverName?: string | undefined };
+}
+
+/**
+ * Proxies a protocol switch (WebSocket or any `Upgrade`): sends the request head upstream;
+ * if the upstream agrees (101), the client's connection is taken over and bytes flow both
+ * ways until either side closes or the tunnel is idle too long. Otherwise the upstream's
+ * answer is relayed and the connection closed.
+ */
+export function tunnel(
+  ex: Exchange,
+  addr: UpstreamAddress,
+  path: string,
+  headers: [string, string][],
+  opts: TunnelOptions,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const upstream: Socket = addr.socketPath
+      ? netConnect({ path: addr.socketPath })
+      : addr.tls
+        ? tlsConnect({
+            host: addr.host!,
+            port: addr.port!,
+            rejectUnauthorized: opts.tls.verify,
+            ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+            servername: opts.tls.serverName ?? addr.host!,
+          })
+        : netConnect({ host: addr.host!, port: addr.port! });
+    let settled = false;
+    let timer = setTimeout(() => fail(new UpstreamError("connect", "connect timeout")), opts.connectTimeout);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      upstream.destroy();
+      if (!settled) {
+        settled = true;
+        reject(err instanceof UpstreamError ? err : new UpstreamError("connect", err.message, { cause: err }));
+      }
+    };
+    upstream.once("error", fail);
+    upstream.once(addr.tls ? "secureConnect" : "connect", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fail(new UpstreamError("timeout", "no upgrade answer")), opts.headerTimeout);
+      let head = `${ex.method} ${path} HTTP/1.1\r\n`;
+      for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+      head += `Connection: Upgrade\r\nUpgrade: ${ex.header("upgrade") ?? ""}\r\n\r\n`;
+      upstream.write(head);
+    });
+    let buf: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      let parsed: ReturnType<typeof parseResponseHead>;
+      try {
+        parsed = parseResponseHead(buf, "http");
+      } catch (err) {
+        return fail(new UpstreamError("protocol", (err as Error).message));
+      }
+      if (!parsed) return;
+      clearTimeout(timer);
+      upstream.off("data", onData);
+      upstream.off("error", fail);
+      settled = true;
+      ex.status = parsed.status;
+      const { socket: client, head: clientHead } = ex.takeOver();
+      // Relay the upstream's answer as it sent it: a 101 opens the tunnel, anything else ends it.
+      client.write(buf);
+      if (parsed.status !== 101) {
+        upstream.pipe(client);
+        upstream.on("error", () => client.destroy());
+        client.on("error", () => upstream.destroy());
+        upstream.on("close", () => client.end());
+        return resolve();
+      }
+      if (clientHead.length > 0) upstream.write(clientHead);
+      upstream.setTimeout(opts.idleTimeout, () => {
+        upstream.destroy();
+        client.destroy();
+      });
+      upstream.pipe(client);
+      client.pipe(upstream);
+      const close = () => {
+        upstream.destroy();
+        client.destroy();
+      };
+      upstream.on("error", close);
+      client.on("error", close);
+      upstream.on("close", () => client.end());
+      client.on("close", () => upstream.end());
+      resolve();
+    };
+    upstream.on("data", onData);
+  });
+}

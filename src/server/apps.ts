@@ -1,0 +1,171 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { rmSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { WharfConfig } from "../config/types.ts";
+import type { Logger } from "../core/logger.ts";
+import type { ProxyConfig } from "../handlers/schemas.ts";
+
+type AppConfig = NonNullable<ProxyConfig["app"]>;
+
+interface RunningApp {
+  key: string;
+  cfg: AppConfig;
+  /** The upstream address the proxy uses (unix:/… or http://127.0.0.1:port, with the protocol). */
+  upstream: string;
+  command: string;
+  socketPath: string | undefined;
+  port: number | undefined;
+  child: ChildProcess | undefined;
+  stopping: boolean;
+  restartDelay: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+function canConnect(app: RunningApp): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = app.socketPath ? connect({ path: app.socketPath }) : connect({ host: "127.0.0.1", port: app.port! });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * Supervises the app processes that `proxy: { app: … }` handlers name: gives each a socket
+ * or port, starts it, waits until it accepts connections, restarts it with backoff when it
+ * exits, forwards its output to the log, and stops it (its whole process group) on shutdown.
+ * Runs in the primary; workers only see the resulting upstream address.
+ */
+export class AppSupervisor {
+  readonly #apps = new Map<string, RunningApp>();
+  readonly #log: Logger;
+  #count = 0;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /**
+   * Starts the apps a config needs (keeping those already running with the same settings),
+   * stops those it no longer names, and returns the config with each such proxy's `to` set.
+   */
+  async prepare(config: WharfConfig): Promise<WharfConfig> {
+    const out = structuredClone(config);
+    const wanted = new Set<string>();
+    for (const site of out.sites) {
+      for (const route of site.routes) {
+        for (const h of route.handle) {
+          if (!("proxy" in h) || !h.proxy.app) continue;
+          const app = await this.#ensure(h.proxy.app);
+          wanted.add(app.key);
+          h.proxy.to = [{ url: app.upstream, weight: 1 }];
+        }
+      }
+    }
+    for (const [key, app] of this.#apps) if (!wanted.has(key)) await this.#stop(app);
+    return out;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#apps.values()].map((a) => this.#stop(a)));
+  }
+
+  async #ensure(cfg: AppConfig): Promise<RunningApp> {
+    const key = createHash("sha256").update(JSON.stringify(cfg)).digest("hex").slice(0, 16);
+    const existing = this.#apps.get(key);
+    if (existing) return existing;
+    const n = ++this.#count;
+    const useSocket = cfg.command.includes("{socket}") || cfg.command.includes("{socket_path}");
+    const socketPath = useSocket ? join(process.env.XDG_RUNTIME_DIR || tmpdir(), `wharf-${process.pid}-app${n}.sock`) : undefined;
+    const port = useSocket ? undefined : await freePort();
+    // {socket} is written as gunicorn takes it (unix:/path); {socket_path} is the bare path.
+    const command = cfg.command
+      .replaceAll("{socket_path}", socketPath ?? "")
+      .replaceAll("{socket}", socketPath ? `unix:${socketPath}` : "")
+      .replaceAll("{port}", String(port ?? ""));
+    const prefix = cfg.protocol === "http" ? "" : `${cfg.protocol}+`;
+    const upstream = socketPath
+      ? `${prefix}unix:${socketPath}`
+      : `${cfg.protocol === "http" ? "http" : cfg.protocol}://127.0.0.1:${port}`;
+    const app: RunningApp = { key, cfg, upstream, command, socketPath, port, child: undefined, stopping: false, restartDelay: 250 };
+    this.#apps.set(key, app);
+    this.#spawn(app);
+    const deadline = Date.now() + cfg.start_timeout;
+    while (!(await canConnect(app))) {
+      if (Date.now() > deadline || app.stopping) {
+        await this.#stop(app);
+        throw new Error(`app did not accept connections within ${cfg.start_timeout} ms: ${command}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.#log.info("app ready", { app: n, command, upstream });
+    return app;
+  }
+
+  #spawn(app: RunningApp): void {
+    if (app.socketPath) rmSync(app.socketPath, { force: true });
+    const startedAt = Date.now();
+    // Its own process group, so a stop reaches the app's own workers too.
+    const child = spawn("/bin/sh", ["-c", `exec ${app.command}`], {
+      cwd: app.cfg.cwd ?? process.cwd(),
+      env: { ...process.env, ...app.cfg.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    app.child = child;
+    const log = this.#log.child({ app: app.command });
+    for (const [name, stream] of [
+      ["stdout", child.stdout],
+      ["stderr", child.stderr],
+    ] as const) {
+      createInterface({ input: stream }).on("line", (line) => log.info("app output", { stream: name, line }));
+    }
+    child.once("exit", (code, signal) => {
+      app.child = undefined;
+      if (app.stopping) return;
+      const uptime = Date.now() - startedAt;
+      app.restartDelay = uptime > 30_000 ? 250 : Math.min(app.restartDelay * 2, 10_000);
+      log.warn("app exited; restarting", { code, signal, in_ms: app.restartDelay });
+      setTimeout(() => {
+        if (!app.stopping) this.#spawn(app);
+      }, app.restartDelay).unref();
+    });
+    child.once("error", (err) => log.error("app failed to start", { err }));
+  }
+
+  async #stop(app: RunningApp): Promise<void> {
+    app.stopping = true;
+    this.#apps.delete(app.key);
+    const child = app.child;
+    if (child?.pid !== undefined && child.exitCode === null) {
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {}
+      }, 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (app.socketPath) rmSync(app.socketPath, { force: true });
+  }
+}
