@@ -117,8 +117,11 @@ async function main(argv: string[]): Promise<number> {
     case "proxy": {
       const { values } = parse(rest, { ...commonOptions, to: { type: "string", multiple: true } });
       if (values.help) return help(PROXY_HELP);
-      const to = ((values.to as unknown as string[] | undefined) ?? []).flatMap((t) => t.split(",")).filter(Boolean);
-      if (to.length === 0 && values.app === undefined) throw new UsageError("proxy needs --to URL[,URL...] or --app COMMAND");
+      const to = ((values.to as unknown as string[] | undefined) ?? [])
+        .flatMap((t) => t.split(","))
+        .filter(Boolean);
+      if (to.length === 0 && values.app === undefined)
+        throw new UsageError("proxy needs --to URL[,URL...] or --app COMMAND");
       const config = proxyConfig(
         {
           to,

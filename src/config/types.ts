@@ -1,4 +1,10 @@
-import type { HeadersConfig, ProxyConfig, RedirectConfig, RespondConfig, StaticConfig } from "../handlers/schemas.ts";
+import type {
+  HeadersConfig,
+  ProxyConfig,
+  RedirectConfig,
+  RespondConfig,
+  StaticConfig,
+} from "../handlers/schemas.ts";
 
 /** One handler in a route's chain: exactly one key, naming the handler. */
 export type HandlerConfig =

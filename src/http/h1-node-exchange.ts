@@ -59,7 +59,6 @@ export class NodeExchange implements Exchange {
     return this.#id;
   }
 
-
   header(name: string): string | undefined {
     const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(", ") : v;
@@ -94,6 +93,8 @@ export class NodeExchange implements Exchange {
     this.answered = true;
     this.res.detachSocket(up.socket as import("node:net").Socket);
     up.socket.removeAllListeners("error");
+    // The exchange is over when the tunnel closes (for the access log).
+    up.socket.once("close", () => this.res.emit("close"));
     return up;
   }
 

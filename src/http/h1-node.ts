@@ -38,7 +38,11 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
   };
   applyLimits();
 
-  const onHttpRequest = (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer }) => {
+  const onHttpRequest = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    upgrade?: { socket: Duplex; head: Buffer },
+  ) => {
     const url = req.url ?? "";
     if (req.httpVersionMajor !== 1) return reject(res, req.httpVersionMajor === 0 ? 400 : 505);
     if (url.length > limits.maxUriLength) return reject(res, 414);

@@ -37,7 +37,9 @@ function freePort(): Promise<number> {
 
 function canConnect(app: RunningApp): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = app.socketPath ? connect({ path: app.socketPath }) : connect({ host: "127.0.0.1", port: app.port! });
+    const s = app.socketPath
+      ? connect({ path: app.socketPath })
+      : connect({ host: "127.0.0.1", port: app.port! });
     s.once("connect", () => {
       s.destroy();
       resolve(true);
@@ -92,7 +94,9 @@ export class AppSupervisor {
     if (existing) return existing;
     const n = ++this.#count;
     const useSocket = cfg.command.includes("{socket}") || cfg.command.includes("{socket_path}");
-    const socketPath = useSocket ? join(process.env.XDG_RUNTIME_DIR || tmpdir(), `wharf-${process.pid}-app${n}.sock`) : undefined;
+    const socketPath = useSocket
+      ? join(process.env.XDG_RUNTIME_DIR || tmpdir(), `wharf-${process.pid}-app${n}.sock`)
+      : undefined;
     const port = useSocket ? undefined : await freePort();
     // {socket} is written as gunicorn takes it (unix:/path); {socket_path} is the bare path.
     const command = cfg.command
@@ -103,7 +107,17 @@ export class AppSupervisor {
     const upstream = socketPath
       ? `${prefix}unix:${socketPath}`
       : `${cfg.protocol === "http" ? "http" : cfg.protocol}://127.0.0.1:${port}`;
-    const app: RunningApp = { key, cfg, upstream, command, socketPath, port, child: undefined, stopping: false, restartDelay: 250 };
+    const app: RunningApp = {
+      key,
+      cfg,
+      upstream,
+      command,
+      socketPath,
+      port,
+      child: undefined,
+      stopping: false,
+      restartDelay: 250,
+    };
     this.#apps.set(key, app);
     this.#spawn(app);
     const deadline = Date.now() + cfg.start_timeout;
@@ -138,6 +152,10 @@ export class AppSupervisor {
     }
     child.once("exit", (code, signal) => {
       app.child = undefined;
+      // What the app left behind in its group (orphaned workers) goes with it.
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {}
       if (app.stopping) return;
       const uptime = Date.now() - startedAt;
       app.restartDelay = uptime > 30_000 ? 250 : Math.min(app.restartDelay * 2, 10_000);

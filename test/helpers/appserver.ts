@@ -13,7 +13,8 @@ export interface AppServer {
 
 function reachable(target: { port: number } | { path: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = "path" in target ? connect({ path: target.path }) : connect({ host: "127.0.0.1", port: target.port });
+    const s =
+      "path" in target ? connect({ path: target.path }) : connect({ host: "127.0.0.1", port: target.port });
     s.once("connect", () => {
       s.destroy();
       resolve(true);
@@ -66,13 +67,25 @@ export async function startAppServer(
 }
 
 /** gunicorn serving test/fixtures/pyapp/app.py on a TCP port or a unix socket. */
-export function gunicorn(bind: { port: number } | { path: string }, env: Record<string, string> = {}, workers = 2) {
+export function gunicorn(
+  bind: { port: number } | { path: string },
+  env: Record<string, string> = {},
+  workers = 2,
+) {
   const b = "path" in bind ? `unix:${bind.path}` : `127.0.0.1:${bind.port}`;
-  return startAppServer("gunicorn", ["-b", b, "-w", String(workers), "--timeout", "60", "app:app"], bind, env);
+  return startAppServer(
+    "gunicorn",
+    ["-b", b, "-w", String(workers), "--timeout", "60", "app:app"],
+    bind,
+    env,
+  );
 }
 
 /** uWSGI serving the same app: `mode` is http-socket, socket (uwsgi protocol) or fastcgi-socket. */
-export function uwsgi(mode: "http-socket" | "socket" | "fastcgi-socket", bind: { port: number } | { path: string }) {
+export function uwsgi(
+  mode: "http-socket" | "socket" | "fastcgi-socket",
+  bind: { port: number } | { path: string },
+) {
   const b = "path" in bind ? bind.path : `127.0.0.1:${bind.port}`;
   return startAppServer(
     "uwsgi",

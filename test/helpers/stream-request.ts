@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { Agent, request as httpRequest } from "node:http";
+import { type Agent, request as httpRequest } from "node:http";
 
 export interface HashedResponse {
   status: number;
@@ -16,26 +16,43 @@ export interface HashedResponse {
  */
 export function hashedRequest(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: Buffer; chunked?: boolean; agent?: Agent | false } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: Buffer;
+    chunked?: boolean;
+    agent?: Agent | false;
+  } = {},
 ): Promise<HashedResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.body && !opts.chunked) headers["Content-Length"] = String(opts.body.length);
-    const req = httpRequest(url, { method: opts.method ?? "GET", headers, agent: opts.agent ?? false }, (res) => {
-      const h = createHash("sha256");
-      let size = 0;
-      let text = "";
-      res.on("data", (c: Buffer) => {
-        h.update(c);
-        size += c.length;
-        if (text.length < 4096) text += c.toString("latin1");
-      });
-      const done = () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, size, sha256: h.digest("hex"), text, complete: res.complete });
-      res.on("end", done);
-      res.on("error", done);
-      res.on("aborted", () => {});
-    });
+    const req = httpRequest(
+      url,
+      { method: opts.method ?? "GET", headers, agent: opts.agent ?? false },
+      (res) => {
+        const h = createHash("sha256");
+        let size = 0;
+        let text = "";
+        res.on("data", (c: Buffer) => {
+          h.update(c);
+          size += c.length;
+          if (text.length < 4096) text += c.toString("latin1");
+        });
+        const done = () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            size,
+            sha256: h.digest("hex"),
+            text,
+            complete: res.complete,
+          });
+        res.on("end", done);
+        res.on("error", done);
+        res.on("aborted", () => {});
+      },
+    );
     req.on("error", reject);
     if (opts.body) {
       // Large bodies go in 1 MiB writes, so a chunked upload really is many chunks.

@@ -7,7 +7,16 @@ import { freePort, makeTree, startWharf } from "../helpers/wharf.ts";
 
 test("wharf serve --browse lists directories; --spa falls back to /index.html; access log on stdout", async () => {
   const tree = makeTree({ "index.html": "<title>app</title>\n", "files/a.txt": "a" });
-  const w = await startWharf(["serve", tree.dir, "--listen", "127.0.0.1:{port}", "--workers", "1", "--browse", "--spa"]);
+  const w = await startWharf([
+    "serve",
+    tree.dir,
+    "--listen",
+    "127.0.0.1:{port}",
+    "--workers",
+    "1",
+    "--browse",
+    "--spa",
+  ]);
   try {
     const list = await request(w.base, "/files/");
     assert.equal(list.status, 200);
@@ -16,7 +25,10 @@ test("wharf serve --browse lists directories; --spa falls back to /index.html; a
     assert.equal(spa.status, 200);
     assert.equal(spa.body.toString(), "<title>app</title>\n");
     await new Promise((r) => setTimeout(r, 100));
-    assert.match(w.stdout(), /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/deep\/link HTTP\/1\.1" 200 19 "-" "spa-test"$/m);
+    assert.match(
+      w.stdout(),
+      /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/deep\/link HTTP\/1\.1" 200 19 "-" "spa-test"$/m,
+    );
   } finally {
     await w.stop();
     tree.cleanup();
@@ -25,7 +37,15 @@ test("wharf serve --browse lists directories; --spa falls back to /index.html; a
 
 test("wharf serve without flags: no listing, 404 for unknown paths; --quiet logs nothing", async () => {
   const tree = makeTree({ "files/a.txt": "a" });
-  const w = await startWharf(["serve", tree.dir, "--listen", "127.0.0.1:{port}", "--workers", "1", "--quiet"]);
+  const w = await startWharf([
+    "serve",
+    tree.dir,
+    "--listen",
+    "127.0.0.1:{port}",
+    "--workers",
+    "1",
+    "--quiet",
+  ]);
   try {
     assert.equal((await request(w.base, "/files/")).status, 404);
     assert.equal((await request(w.base, "/deep/link")).status, 404);
@@ -55,11 +75,15 @@ sites:
   );
   const w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], { port });
   try {
-    for (let i = 0; i < 20; i++) await request(w.base, "/a.txt", { headers: { Host: "logged.test", Referer: "http://r/" } });
+    for (let i = 0; i < 20; i++)
+      await request(w.base, "/a.txt", { headers: { Host: "logged.test", Referer: "http://r/" } });
     await request(w.base, "/a.txt", { headers: { Host: "other.test" } });
     await request(w.base, "/nope", { headers: { Host: "logged.test" } });
     await new Promise((r) => setTimeout(r, 200));
-    const lines = readFileSync(join(tree.dir, "access.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(join(tree.dir, "access.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 21, "the other site logs nothing");
     assert.equal(lines.filter((l) => l.status === 200 && l.bytes === 5 && l.uri === "/a.txt").length, 20);
     const miss = lines.find((l) => l.status === 404);

@@ -25,7 +25,10 @@ describe("reverse proxy to gunicorn + Flask", needs("gunicorn"), () => {
   before(async () => {
     [portA, portB, portDead, hopPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     tree = makeTree({});
-    [a, b] = await Promise.all([gunicorn({ port: portA }, { APP_NAME: "a" }), gunicorn({ port: portB }, { APP_NAME: "b" })]);
+    [a, b] = await Promise.all([
+      gunicorn({ port: portA }, { APP_NAME: "a" }),
+      gunicorn({ port: portB }, { APP_NAME: "b" }),
+    ]);
     // A plain upstream for what gunicorn would not send: its own hop-by-hop fields.
     hopUpstream = createServer((req, res) => {
       res.setHeader("Connection", "keep-alive, X-Secret-Hop");
@@ -47,24 +50,24 @@ describe("reverse proxy to gunicorn + Flask", needs("gunicorn"), () => {
       `server: { workers: 2, limits: { max_body_size: 200MB } }
 sites:
 ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"] }`)}${site(
-        "dead.test",
-        `{ to: ["http://127.0.0.1:${portDead}", "http://127.0.0.1:${portA}"], policy: first }`,
-      )}${site("alldown.test", `{ to: ["http://127.0.0.1:${portDead}"] }`)}${site(
-        "slow.test",
-        `{ to: ["http://127.0.0.1:${portA}"], timeouts: { header: 1s } }`,
-      )}${site("trusted.test", `{ to: ["http://127.0.0.1:${portA}"], trusted_proxies: ["127.0.0.0/8"], forwarded: true }`)}${site(
-        "rewrite.test",
-        `{ to: ["http://127.0.0.1:${portA}"], preserve_host: false, strip_prefix: /app, add_prefix: /echo, request_headers: { set: { X-Added: "1" }, remove: [X-Drop] }, response_headers: { set: { X-Resp: "r" }, remove: [X-Visible] } }`,
-      )}${site("hop.test", `{ to: ["http://127.0.0.1:${hopPort}"] }`)}${site(
-        "sticky.test",
-        `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], policy: cookie }`,
-      )}${site("iphash.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], policy: ip_hash }`)}${site(
-        "least.test",
-        `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], policy: least_conn }`,
-      )}${site("random.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], policy: random }`)}${site(
-        "health.test",
-        `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], health_check: { path: /status/200, interval: 200ms } }`,
-      )}${site("buffered.test", `{ to: ["http://127.0.0.1:${portA}"], buffer_requests: true, buffer_memory: 64KB }`)}`,
+  "dead.test",
+  `{ to: ["http://127.0.0.1:${portDead}", "http://127.0.0.1:${portA}"], policy: first }`,
+)}${site("alldown.test", `{ to: ["http://127.0.0.1:${portDead}"] }`)}${site(
+  "slow.test",
+  `{ to: ["http://127.0.0.1:${portA}"], timeouts: { header: 1s } }`,
+)}${site("trusted.test", `{ to: ["http://127.0.0.1:${portA}"], trusted_proxies: ["127.0.0.0/8"], forwarded: true }`)}${site(
+  "rewrite.test",
+  `{ to: ["http://127.0.0.1:${portA}"], preserve_host: false, strip_prefix: /app, add_prefix: /echo, request_headers: { set: { X-Added: "1" }, remove: [X-Drop] }, response_headers: { set: { X-Resp: "r" }, remove: [X-Visible] } }`,
+)}${site("hop.test", `{ to: ["http://127.0.0.1:${hopPort}"] }`)}${site(
+  "sticky.test",
+  `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], policy: cookie }`,
+)}${site("iphash.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], policy: ip_hash }`)}${site(
+  "least.test",
+  `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], policy: least_conn }`,
+)}${site("random.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], policy: random }`)}${site(
+  "health.test",
+  `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB}"], health_check: { path: /status/200, interval: 200ms } }`,
+)}${site("buffered.test", `{ to: ["http://127.0.0.1:${portA}"], buffer_requests: true, buffer_memory: 64KB }`)}`,
     );
     w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], { port });
   });
@@ -85,7 +88,10 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
         const label = `${size} B, ${chunked ? "chunked" : "Content-Length"}, keep-alive ${keepAlive ? "on" : "off"}`;
         test(`download ${label}`, async () => {
           const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
-          const r = await hashedRequest(url(`/download/${size}${chunked ? "?chunked=1" : ""}`), { headers: h("rr.test"), agent });
+          const r = await hashedRequest(url(`/download/${size}${chunked ? "?chunked=1" : ""}`), {
+            headers: h("rr.test"),
+            agent,
+          });
           if (agent) agent.destroy();
           assert.equal(r.status, 200);
           assert.equal(r.size, size);
@@ -95,7 +101,13 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
         test(`upload ${label}`, async () => {
           const body = pattern(size);
           const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
-          const r = await hashedRequest(url("/upload"), { method: "POST", headers: h("rr.test"), body, chunked, agent });
+          const r = await hashedRequest(url("/upload"), {
+            method: "POST",
+            headers: h("rr.test"),
+            body,
+            chunked,
+            agent,
+          });
           if (agent) agent.destroy();
           assert.equal(r.status, 200, r.text);
           const got = JSON.parse(r.text) as { size: number; sha256: string };
@@ -108,7 +120,11 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
 
   test("forwarding headers: X-Forwarded-*, Via, X-Request-Id, Host preserved; untrusted client values dropped", async () => {
     const r = await request(w.base, "/echo?q=1", {
-      headers: h("rr.test", { "X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https", Forwarded: "for=6.6.6.6" }),
+      headers: h("rr.test", {
+        "X-Forwarded-For": "6.6.6.6",
+        "X-Forwarded-Proto": "https",
+        Forwarded: "for=6.6.6.6",
+      }),
     });
     const e = JSON.parse(r.body.toString());
     assert.equal(e.headers["X-Forwarded-For"], "127.0.0.1");
@@ -123,7 +139,11 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
 
   test("trusted proxies: their X-Forwarded-For is extended, Forwarded appended", async () => {
     const r = await request(w.base, "/echo", {
-      headers: h("trusted.test", { "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", Forwarded: "for=203.0.113.7" }),
+      headers: h("trusted.test", {
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Proto": "https",
+        Forwarded: "for=203.0.113.7",
+      }),
     });
     const e = JSON.parse(r.body.toString());
     assert.equal(e.headers["X-Forwarded-For"], "203.0.113.7, 127.0.0.1");
@@ -139,8 +159,13 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
     );
     const body = r.text.slice(r.text.indexOf("\r\n\r\n") + 4);
     const e = JSON.parse(body);
-    for (const name of ["X-Client-Hop", "Keep-Alive", "Te", "Proxy-Authorization"]) assert.equal(e.headers[name], undefined, name);
-    assert.equal(e.headers["Upgrade-Insecure-Requests"], "1", "an ordinary field that merely starts with Upgrade passes");
+    for (const name of ["X-Client-Hop", "Keep-Alive", "Te", "Proxy-Authorization"])
+      assert.equal(e.headers[name], undefined, name);
+    assert.equal(
+      e.headers["Upgrade-Insecure-Requests"],
+      "1",
+      "an ordinary field that merely starts with Upgrade passes",
+    );
     const down = await request(w.base, "/", { headers: h("hop.test") });
     assert.equal(down.status, 200);
     assert.equal(down.headers["x-secret-hop"], undefined);
@@ -187,7 +212,8 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
 
   test("round robin spreads load; a dead upstream is skipped", async () => {
     const names = new Set<string>();
-    for (let i = 0; i < 8; i++) names.add(JSON.parse((await request(w.base, "/echo", { headers: h("rr.test") })).body.toString()).name);
+    for (let i = 0; i < 8; i++)
+      names.add(JSON.parse((await request(w.base, "/echo", { headers: h("rr.test") })).body.toString()).name);
     assert.deepEqual([...names].sort(), ["a", "b"]);
     for (let i = 0; i < 6; i++) {
       const r = await request(w.base, "/echo", { headers: h("dead.test") });
@@ -199,7 +225,10 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
   test("policies: ip_hash and cookie are sticky; least_conn and random spread", async () => {
     const namesOf = async (host: string, n: number, headers: Record<string, string> = {}) => {
       const out: string[] = [];
-      for (let i = 0; i < n; i++) out.push(JSON.parse((await request(w.base, "/echo", { headers: h(host, headers) })).body.toString()).name);
+      for (let i = 0; i < n; i++)
+        out.push(
+          JSON.parse((await request(w.base, "/echo", { headers: h(host, headers) })).body.toString()).name,
+        );
       return out;
     };
     assert.equal(new Set(await namesOf("iphash.test", 6)).size, 1);
@@ -225,7 +254,12 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
 
   test("request buffering (memory, then a temporary file) delivers the body whole", async () => {
     const body = pattern(3 * MiB + 5);
-    const r = await hashedRequest(url("/upload"), { method: "POST", headers: h("buffered.test"), body, chunked: true });
+    const r = await hashedRequest(url("/upload"), {
+      method: "POST",
+      headers: h("buffered.test"),
+      body,
+      chunked: true,
+    });
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.text).sha256, sha256(body));
   });
@@ -233,7 +267,10 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
   test("Expect: 100-continue is answered and the body goes through", async () => {
     const r = await raw(
       w.port,
-      ["POST /upload HTTP/1.1\r\nHost: rr.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", "hello"],
+      [
+        "POST /upload HTTP/1.1\r\nHost: rr.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        "hello",
+      ],
       { gapMs: 200 },
     );
     assert.match(r.text, /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK/);
@@ -243,12 +280,16 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
   test("an upstream dying mid-response closes the client connection; the next request is served", async () => {
     const r = await hashedRequest(url("/die"), { headers: h("rr.test") });
     assert.ok(!r.complete || r.size < 1_000_000, "not a silent, whole-looking 200");
-    for (let i = 0; i < 4; i++) assert.equal((await request(w.base, "/echo", { headers: h("rr.test") })).status, 200);
+    for (let i = 0; i < 4; i++)
+      assert.equal((await request(w.base, "/echo", { headers: h("rr.test") })).status, 200);
   });
 
   test("active health checks keep requests on healthy upstreams", async () => {
     const names = new Set<string>();
-    for (let i = 0; i < 6; i++) names.add(JSON.parse((await request(w.base, "/echo", { headers: h("health.test") })).body.toString()).name);
+    for (let i = 0; i < 6; i++)
+      names.add(
+        JSON.parse((await request(w.base, "/echo", { headers: h("health.test") })).body.toString()).name,
+      );
     assert.equal(names.size, 2);
   });
 });

@@ -32,7 +32,9 @@ describe("reverse proxy to uWSGI", needs("uwsgi"), () => {
       const bind = m.unix ? { path: join(tree.dir, `app${i}.sock`) } : { port: await freePort() };
       servers.push(await uwsgi(m.mode, bind));
       const to =
-        "path" in bind ? `${m.scheme === "http" ? "" : `${m.scheme}+`}unix:${bind.path}` : `${m.scheme}://127.0.0.1:${bind.port}`;
+        "path" in bind
+          ? `${m.scheme === "http" ? "" : `${m.scheme}+`}unix:${bind.path}`
+          : `${m.scheme}://127.0.0.1:${bind.port}`;
       sites += `  - hosts: [m${i}.test]
     listen: ["127.0.0.1:${port}"]
     access_log: off
@@ -40,7 +42,10 @@ describe("reverse proxy to uWSGI", needs("uwsgi"), () => {
       - proxy: { to: "${to}", strip_prefix: /mount${m.scheme === "http" ? ", buffer_requests: true" : ""} }
 `;
     }
-    writeFileSync(join(tree.dir, "wharf.yaml"), `server: { workers: 1, limits: { max_body_size: 64MB } }\nsites:\n${sites}`);
+    writeFileSync(
+      join(tree.dir, "wharf.yaml"),
+      `server: { workers: 1, limits: { max_body_size: 64MB } }\nsites:\n${sites}`,
+    );
     w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], { port });
   });
   after(async () => {
@@ -69,16 +74,27 @@ describe("reverse proxy to uWSGI", needs("uwsgi"), () => {
       }
     });
     test(`${m.name}: 10 MiB down, 5 MiB up (Content-Length and chunked), by sha256`, async () => {
-      const down = await hashedRequest(`${w.base}/mount/download/${10 * 1024 * 1024}?chunked=1`, { headers: host });
+      const down = await hashedRequest(`${w.base}/mount/download/${10 * 1024 * 1024}?chunked=1`, {
+        headers: host,
+      });
       assert.equal(down.status, 200);
       assert.equal(down.sha256, sha256(pattern(10 * 1024 * 1024)));
       for (const chunked of [false, true]) {
         const body = pattern(5 * 1024 * 1024 + 3);
-        const up = await hashedRequest(`${w.base}/mount/upload`, { method: "POST", headers: host, body, chunked });
+        const up = await hashedRequest(`${w.base}/mount/upload`, {
+          method: "POST",
+          headers: host,
+          body,
+          chunked,
+        });
         assert.equal(up.status, 200, up.text);
         assert.equal(JSON.parse(up.text).sha256, sha256(body));
       }
-      const empty = await hashedRequest(`${w.base}/mount/upload`, { method: "POST", headers: host, body: Buffer.alloc(0) });
+      const empty = await hashedRequest(`${w.base}/mount/upload`, {
+        method: "POST",
+        headers: host,
+        body: Buffer.alloc(0),
+      });
       assert.equal(JSON.parse(empty.text).size, 0);
     });
     test(`${m.name}: statuses and redirects come through`, async () => {

@@ -53,7 +53,11 @@ export interface ForwardOptions {
  * plus X-Forwarded-For/Proto/Host, Via, X-Request-Id and (optionally) Forwarded. A client's
  * own X-Forwarded-* and Forwarded values are kept only when the peer is a trusted proxy.
  */
-export function upstreamHeaders(ex: Exchange, raw: readonly string[], opts: ForwardOptions): [string, string][] {
+export function upstreamHeaders(
+  ex: Exchange,
+  raw: readonly string[],
+  opts: ForwardOptions,
+): [string, string][] {
   const peer = ex.remoteAddress.startsWith("::ffff:") ? ex.remoteAddress.slice(7) : ex.remoteAddress;
   const trusted = opts.trusted(peer);
   const listed = connectionListed(ex.header("connection"));

@@ -1,21 +1,21 @@
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { WharfError } from "../../core/errors.ts";
-import type { Exchange } from "../../http/exchange.ts";
 import { sendError } from "../../http/error-page.ts";
-import { prefixMatcher } from "../path-prefix.ts";
+import type { Exchange } from "../../http/exchange.ts";
 import type { HandlerContext, HandlerInstance, Next } from "../handler.ts";
+import { prefixMatcher } from "../path-prefix.ts";
 import { parseUpstreamAddress, type UpstreamAddress } from "./address.ts";
 import { type BufferedBody, bufferBody } from "./buffer-body.ts";
 import { connectionListed, HOP_BY_HOP, trustedMatcher, upstreamHeaders } from "./forwarded.ts";
 import { startHealthChecks } from "./health.ts";
 import type { ProxyConfig } from "./schema.ts";
 import { makeSelector, stickyId } from "./select.ts";
-import { tunnel } from "./tunnel.ts";
 import { type Transport, UpstreamError, type UpstreamRequest } from "./transport.ts";
 import { fastcgiTransport } from "./transport-fastcgi.ts";
 import { httpTransport } from "./transport-http.ts";
 import { uwsgiTransport } from "./transport-uwsgi.ts";
+import { tunnel } from "./tunnel.ts";
 import { Upstream } from "./upstream.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
@@ -23,7 +23,9 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
 /** The reverse proxy handler: balancing, health, retries, forwarding headers, streaming, tunnels. */
 export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInstance {
   const log = ctx.log;
-  const upstreams = cfg.to.map((t, i) => new Upstream(parseUpstreamAddress(t.url) as UpstreamAddress, t.weight, i));
+  const upstreams = cfg.to.map(
+    (t, i) => new Upstream(parseUpstreamAddress(t.url) as UpstreamAddress, t.weight, i),
+  );
   const transports = new Map<Upstream, Transport>();
   const ca = cfg.tls.ca ? readFileSync(cfg.tls.ca) : undefined;
   for (const u of upstreams) {
@@ -155,8 +157,16 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
           const e = err instanceof UpstreamError ? err : new UpstreamError("protocol", String(err));
           lastError = e;
           if (abort.signal.aborted) return;
+          // The client's body broke the limit while streaming: that is the client's error.
+          const cause = e.cause;
+          if (cause instanceof WharfError) return sendError(ex, cause.status);
           markFailed(u, e.message);
-          log.warn("upstream failed", { upstream: u.address.text, kind: e.kind, error: e.message, request_id: ex.id });
+          log.warn("upstream failed", {
+            upstream: u.address.text,
+            kind: e.kind,
+            error: e.message,
+            request_id: ex.id,
+          });
           // Retry where it is safe: nothing reached the app (connect), or an idempotent request
           // whose body was not consumed yet.
           const bodyUntouched = !stream || !stream.readableDidRead;
@@ -176,7 +186,11 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     }
   }
 
-  function respond(ex: Exchange, res: { status: number; headers: [string, string][]; body: Readable }, u: Upstream): void {
+  function respond(
+    ex: Exchange,
+    res: { status: number; headers: [string, string][]; body: Readable },
+    u: Upstream,
+  ): void {
     let listed: Set<string> | undefined;
     let length: number | undefined;
     for (const [k, v] of res.headers) if (k.toLowerCase() === "connection") listed = connectionListed(v);
@@ -192,7 +206,8 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     }
     for (const name of cfg.response_headers.remove) ex.removeHeader(name);
     for (const [k, v] of Object.entries(cfg.response_headers.set)) ex.setHeader(k, v);
-    if (cfg.policy === "cookie") ex.appendHeader("Set-Cookie", `${cfg.cookie_name}=${stickyId(u)}; Path=/; HttpOnly; SameSite=Lax`);
+    if (cfg.policy === "cookie")
+      ex.appendHeader("Set-Cookie", `${cfg.cookie_name}=${stickyId(u)}; Path=/; HttpOnly; SameSite=Lax`);
     let done = false;
     const finish = (ok: boolean) => {
       if (done) return;
@@ -208,7 +223,12 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     ex.stream(res.status, res.body, bodyless ? undefined : length);
   }
 
-  async function proxyUpgrade(ex: Exchange, path: string, headers: [string, string][], cookie: string | undefined) {
+  async function proxyUpgrade(
+    ex: Exchange,
+    path: string,
+    headers: [string, string][],
+    cookie: string | undefined,
+  ) {
     const list = candidates(new Set()).filter((u) => u.address.protocol === "http");
     if (list.length === 0) return sendError(ex, 501, "this upstream cannot switch protocols");
     const u = select(list, { clientIp: ex.remoteAddress, cookie });
@@ -238,7 +258,8 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
 
 function removePair(headers: [string, string][], name: string): void {
   const lower = name.toLowerCase();
-  for (let i = headers.length - 1; i >= 0; i--) if (headers[i]![0].toLowerCase() === lower) headers.splice(i, 1);
+  for (let i = headers.length - 1; i >= 0; i--)
+    if (headers[i]![0].toLowerCase() === lower) headers.splice(i, 1);
 }
 
 /** The header list with the Host the upstream should see. */

@@ -55,7 +55,10 @@ export function startHealthChecks(
       clearTimeout(timer);
     }
     if (stopped) return;
-    if (ok !== u.healthy) log.warn(ok ? "upstream healthy again" : "upstream failed its health check", { upstream: u.address.text });
+    if (ok !== u.healthy)
+      log.warn(ok ? "upstream healthy again" : "upstream failed its health check", {
+        upstream: u.address.text,
+      });
     u.healthy = ok;
   };
   const run = () => {

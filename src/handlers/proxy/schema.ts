@@ -1,9 +1,19 @@
 import { z } from "zod";
-import { duration, fsPath, headerName, headerValue, type SchemaContext, size } from "../../core/schema-fields.ts";
+import {
+  duration,
+  fsPath,
+  headerName,
+  headerValue,
+  type SchemaContext,
+  size,
+} from "../../core/schema-fields.ts";
 import { parseUpstreamAddress } from "./address.ts";
 
 const upstream = z
-  .union([z.string(), z.strictObject({ url: z.string(), weight: z.number().int().min(1).max(1000).default(1) })])
+  .union([
+    z.string(),
+    z.strictObject({ url: z.string(), weight: z.number().int().min(1).max(1000).default(1) }),
+  ])
   .transform((v, ctx) => {
     const entry = typeof v === "string" ? { url: v, weight: 1 } : v;
     const parsed = parseUpstreamAddress(entry.url);
@@ -28,7 +38,10 @@ export function proxySchema(ctx: SchemaContext) {
   return z
     .strictObject({
       /** Upstreams: http(s)://host:port, unix:/path.sock, uwsgi://, uwsgi+unix:, fastcgi://, fastcgi+unix:. */
-      to: z.union([upstream, z.array(upstream)]).transform((v) => (Array.isArray(v) ? v : [v])).default([]),
+      to: z
+        .union([upstream, z.array(upstream)])
+        .transform((v) => (Array.isArray(v) ? v : [v]))
+        .default([]),
       /** A process wharf starts, supervises and proxies to; `{socket}` or `{port}` in its command. */
       app: z
         .strictObject({
@@ -45,9 +58,14 @@ export function proxySchema(ctx: SchemaContext) {
           start_timeout: duration.default(30_000),
         })
         .optional(),
-      policy: z.enum(["round_robin", "least_conn", "ip_hash", "first", "random", "cookie"]).default("round_robin"),
+      policy: z
+        .enum(["round_robin", "least_conn", "ip_hash", "first", "random", "cookie"])
+        .default("round_robin"),
       /** Name of the sticky cookie for `policy: cookie`. */
-      cookie_name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).default("wharf_upstream"),
+      cookie_name: z
+        .string()
+        .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)
+        .default("wharf_upstream"),
       /** Passive health: `max_fails` failures within `fail_window` mark an upstream down for `fail_timeout`. */
       max_fails: z.number().int().min(0).default(1),
       fail_window: duration.default(10_000),
@@ -102,7 +120,9 @@ export function proxySchema(ctx: SchemaContext) {
       /** Connections (kept alive when idle) per upstream and worker; more requests wait for one. */
       max_connections: z.number().int().min(1).default(1024),
     })
-    .refine((c) => c.to.length > 0 || c.app !== undefined, { message: "needs `to` (upstream addresses) or `app`" });
+    .refine((c) => c.to.length > 0 || c.app !== undefined, {
+      message: "needs `to` (upstream addresses) or `app`",
+    });
 }
 
 export type ProxyConfig = z.output<ReturnType<typeof proxySchema>>;

@@ -7,7 +7,9 @@ import { classify, type Timeouts, UpstreamError, type UpstreamResponse } from ".
 /** Opens a TCP or unix-socket connection within the connect timeout. */
 export function openSocket(addr: UpstreamAddress, timeouts: Timeouts, signal: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = addr.socketPath ? connect({ path: addr.socketPath }) : connect({ host: addr.host!, port: addr.port! });
+    const sock = addr.socketPath
+      ? connect({ path: addr.socketPath })
+      : connect({ host: addr.host!, port: addr.port! });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new UpstreamError("connect", `connect timeout after ${timeouts.connect} ms`));
@@ -43,7 +45,10 @@ export function readResponse(
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     let body: PassThrough | undefined;
-    let timer = setTimeout(() => fail(new UpstreamError("timeout", `no response head within ${timeouts.header} ms`)), timeouts.header);
+    let timer = setTimeout(
+      () => fail(new UpstreamError("timeout", `no response head within ${timeouts.header} ms`)),
+      timeouts.header,
+    );
     const fail = (err: Error) => {
       clearTimeout(timer);
       source.destroy();
@@ -53,7 +58,10 @@ export function readResponse(
     };
     const resetReadTimer = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => fail(new UpstreamError("timeout", `upstream silent for ${timeouts.read} ms`)), timeouts.read);
+      timer = setTimeout(
+        () => fail(new UpstreamError("timeout", `upstream silent for ${timeouts.read} ms`)),
+        timeouts.read,
+      );
     };
     source.on("data", (chunk: Buffer) => {
       if (body) {

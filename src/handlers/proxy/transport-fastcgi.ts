@@ -31,7 +31,8 @@ function record(type: number, content: Buffer): Buffer {
 /** Splits a stream's bytes into records of at most 64 KiB. */
 function records(type: number, data: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += MAX_CONTENT) out.push(record(type, data.subarray(i, i + MAX_CONTENT)));
+  for (let i = 0; i < data.length; i += MAX_CONTENT)
+    out.push(record(type, data.subarray(i, i + MAX_CONTENT)));
   return out;
 }
 
@@ -87,7 +88,11 @@ function demux(sock: Socket, stdout: PassThrough, onStderr: (text: string) => vo
 }
 
 /** FastCGI responder role over TCP or a unix socket (as nginx's fastcgi_pass): one connection per request. */
-export function fastcgiTransport(addr: UpstreamAddress, timeouts: Timeouts, onStderr: (text: string) => void): Transport {
+export function fastcgiTransport(
+  addr: UpstreamAddress,
+  timeouts: Timeouts,
+  onStderr: (text: string) => void,
+): Transport {
   const open = new Set<Socket>();
   return {
     async request(req: UpstreamRequest): Promise<UpstreamResponse> {
@@ -99,7 +104,13 @@ export function fastcgiTransport(addr: UpstreamAddress, timeouts: Timeouts, onSt
       const response = readResponse(stdout, "cgi", timeouts, () => open.delete(sock));
       const begin = Buffer.alloc(8);
       begin.writeUInt16BE(RESPONDER, 0);
-      sock.write(Buffer.concat([record(BEGIN_REQUEST, begin), ...records(PARAMS, params), record(PARAMS, Buffer.alloc(0))]));
+      sock.write(
+        Buffer.concat([
+          record(BEGIN_REQUEST, begin),
+          ...records(PARAMS, params),
+          record(PARAMS, Buffer.alloc(0)),
+        ]),
+      );
       if (Buffer.isBuffer(req.body)) {
         for (const r of records(STDIN, req.body)) sock.write(r);
         sock.write(record(STDIN, Buffer.alloc(0)));

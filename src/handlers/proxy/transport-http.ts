@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import { Pool } from "undici";
 import type { UpstreamAddress } from "./address.ts";
-import { classify, type Timeouts, type Transport, type UpstreamRequest, type UpstreamResponse } from "./transport.ts";
+import {
+  classify,
+  type Timeouts,
+  type Transport,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from "./transport.ts";
 
 export interface HttpTransportOptions {
   timeouts: Timeouts;

@@ -1,7 +1,13 @@
 import type { UpstreamAddress } from "./address.ts";
 import { cgiVariables } from "./cgi-vars.ts";
 import { openSocket, readResponse } from "./socket-exchange.ts";
-import { type Timeouts, type Transport, UpstreamError, type UpstreamRequest, type UpstreamResponse } from "./transport.ts";
+import {
+  type Timeouts,
+  type Transport,
+  UpstreamError,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from "./transport.ts";
 
 /**
  * Encodes a uwsgi request packet (as nginx's uwsgi_pass sends it): a 4-byte header —
@@ -14,7 +20,8 @@ export function uwsgiPacket(vars: [string, string][]): Buffer {
   for (const [k, v] of vars) {
     const kb = Buffer.from(k, "latin1");
     const vb = Buffer.from(v, "latin1");
-    if (kb.length > 0xffff || vb.length > 0xffff) throw new UpstreamError("protocol", `uwsgi variable ${k} too long`);
+    if (kb.length > 0xffff || vb.length > 0xffff)
+      throw new UpstreamError("protocol", `uwsgi variable ${k} too long`);
     const rec = Buffer.allocUnsafe(4 + kb.length + vb.length);
     rec.writeUInt16LE(kb.length, 0);
     kb.copy(rec, 2);

@@ -75,11 +75,18 @@ export function classify(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const e = err as NodeJS.ErrnoException;
   const code = e?.code ?? "";
-  if (CONNECT_CODES.has(code) || code.startsWith("ERR_TLS") || code.startsWith("CERT_") || code.includes("SELF_SIGNED")) {
+  if (
+    CONNECT_CODES.has(code) ||
+    code.startsWith("ERR_TLS") ||
+    code.startsWith("CERT_") ||
+    code.includes("SELF_SIGNED")
+  ) {
     return new UpstreamError("connect", `${code}: ${e.message}`, { cause: err });
   }
   if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT") {
     return new UpstreamError("timeout", `${code}: ${e.message}`, { cause: err });
   }
-  return new UpstreamError("protocol", `${code || e?.name || "error"}: ${e?.message ?? String(err)}`, { cause: err });
+  return new UpstreamError("protocol", `${code || e?.name || "error"}: ${e?.message ?? String(err)}`, {
+    cause: err,
+  });
 }

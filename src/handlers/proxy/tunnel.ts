@@ -44,7 +44,9 @@ export function tunnel(
       upstream.destroy();
       if (!settled) {
         settled = true;
-        reject(err instanceof UpstreamError ? err : new UpstreamError("connect", err.message, { cause: err }));
+        reject(
+          err instanceof UpstreamError ? err : new UpstreamError("connect", err.message, { cause: err }),
+        );
       }
     };
     upstream.once("error", fail);
