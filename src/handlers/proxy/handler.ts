@@ -118,7 +118,11 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     }
 
     const abort = new AbortController();
-    ex.onDone(() => abort.abort());
+    let upstreamDone = false;
+    // Aborting builds an AbortError; do it only when the client left before the upstream finished.
+    ex.onDone(() => {
+      if (!upstreamDone) abort.abort();
+    });
     const tried = new Set<Upstream>();
     let lastError: UpstreamError | undefined;
     try {
@@ -175,6 +179,9 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
           break;
         }
         u.succeed();
+        res.body.once("close", () => {
+          upstreamDone = true;
+        });
         respond(ex, res, u);
         return;
       }
@@ -285,6 +292,13 @@ function readCookie(header: string | undefined, name: string): string | undefine
 }
 
 /** `content-type` → `Content-Type`, for header names that arrive lower-cased. */
+const canonicalNames = new Map<string, string>();
 function canonical(name: string): string {
-  return name.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
+  let out = canonicalNames.get(name);
+  if (out === undefined) {
+    out = name.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
+    // Bounded: names are few in practice, but an upstream could invent many.
+    if (canonicalNames.size < 1000) canonicalNames.set(name, out);
+  }
+  return out;
 }
