@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "../core/logger.ts";
 import type { RequestListener } from "./exchange.ts";
 import { NodeExchange } from "./h1-node-exchange.ts";
-import { parseHostHeader } from "./host.ts";
+import { admit } from "./admit.ts";
 import type { HttpLimits } from "./limits.ts";
 import { rawResponse } from "./raw-response.ts";
 
@@ -43,51 +43,9 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     res: ServerResponse,
     upgrade?: { socket: Duplex; head: Buffer },
   ) => {
-    const url = req.url ?? "";
-    if (req.httpVersionMajor !== 1) return reject(res, req.httpVersionMajor === 0 ? 400 : 505);
-    if (url.length > limits.maxUriLength) return reject(res, 414);
-    // One pass over the raw header lines: their total size and how many Host fields there are.
-    const raw = req.rawHeaders;
-    let size = 0;
-    let hosts = 0;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      size += name.length + raw[i + 1]!.length + 4;
-      if (name.length === 4 && name.toLowerCase() === "host") hosts++;
-    }
-    if (size > limits.maxHeaderSize) return reject(res, 431);
-    if (hosts > 1) return reject(res, 400);
-    const te = req.headers["transfer-encoding"];
-    if (te !== undefined) {
-      // RFC 9112 §6.3: chunked must be the final (and, here, only) coding of a request.
-      const codings = te
-        .toLowerCase()
-        .split(",")
-        .map((c) => c.trim());
-      if (codings[codings.length - 1] !== "chunked") return reject(res, 400);
-      if (codings.length > 1) return reject(res, 501);
-    }
-    const cl = req.headers["content-length"];
-    if (cl !== undefined && Number(cl) > limits.maxBodySize) return reject(res, 413);
-
-    let target = url;
-    let hostValue = req.headers.host;
-    if (url.charCodeAt(0) !== 47 /* / */) {
-      if (url === "*" && req.method === "OPTIONS") {
-        res.writeHead(204, ["Allow", "GET, HEAD, OPTIONS"]);
-        res.end();
-        return;
-      }
-      // absolute-form (RFC 9112 §3.2.2): the target's authority replaces Host.
-      const m = /^https?:\/\/([^/?#]*)([^#]*)$/i.exec(url);
-      if (!m) return reject(res, 400);
-      hostValue = m[1];
-      target = m[2] || "/";
-      if (target.charCodeAt(0) !== 47) target = `/${target}`;
-    }
-    const host = parseHostHeader(hostValue ?? "");
-    if (host === undefined) return reject(res, 400);
-    const ex = new NodeExchange(req, res, target, host, draining);
+    const admitted = admit(req, res, limits);
+    if (!admitted) return;
+    const ex = new NodeExchange(req, res, admitted.target, admitted.host, draining);
     ex.maxBodySize = limits.maxBodySize;
     if (upgrade) ex.upgradeSocket = upgrade;
     onRequest(ex);
@@ -135,19 +93,4 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     },
     applyLimits,
   };
-
-  function reject(res: ServerResponse, status: number): void {
-    res.shouldKeepAlive = false;
-    const head = rawResponse(status);
-    // node:http has parsed the head; answer through it so pipelined order holds.
-    const sep = head.indexOf("\r\n\r\n");
-    const body = head.subarray(sep + 4);
-    res.writeHead(status, [
-      "Content-Type",
-      "text/plain; charset=utf-8",
-      "Content-Length",
-      String(body.length),
-    ]);
-    res.end(body);
-  }
 }
