@@ -79,7 +79,25 @@ const commonOptions = {
   workers: { type: "string" },
   quiet: { type: "boolean" },
   app: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
 } as const;
+
+/** The flags every serving command shares, checked. */
+function commonFlags(values: Record<string, string | boolean | undefined>) {
+  const tlsCert = values["tls-cert"] as string | undefined;
+  const tlsKey = values["tls-key"] as string | undefined;
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together");
+  return {
+    listen: (values.listen as string | undefined) ?? "localhost:8080",
+    workers: workersFlag(values.workers),
+    quiet: values.quiet === true,
+    app: values.app as string | undefined,
+    tlsCert,
+    tlsKey,
+  };
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -101,15 +119,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.help) return help(SERVE_HELP);
       const dir = positionals[0] ?? ".";
       const config = serveConfig(
-        {
-          dir,
-          listen: (values.listen as string | undefined) ?? "localhost:8080",
-          workers: workersFlag(values.workers),
-          quiet: values.quiet === true,
-          browse: values.browse === true,
-          spa: values.spa === true,
-          app: values.app as string | undefined,
-        },
+        { ...commonFlags(values), dir, browse: values.browse === true, spa: values.spa === true },
         process.cwd(),
       );
       return start(config);
@@ -122,16 +132,7 @@ async function main(argv: string[]): Promise<number> {
         .filter(Boolean);
       if (to.length === 0 && values.app === undefined)
         throw new UsageError("proxy needs --to URL[,URL...] or --app COMMAND");
-      const config = proxyConfig(
-        {
-          to,
-          listen: (values.listen as string | undefined) ?? "localhost:8080",
-          workers: workersFlag(values.workers),
-          quiet: values.quiet === true,
-          app: values.app as string | undefined,
-        },
-        process.cwd(),
-      );
+      const config = proxyConfig({ ...commonFlags(values), to }, process.cwd());
       return start(config);
     }
     case "run": {

@@ -19,6 +19,8 @@ Options:
   --listen ADDR    address to listen on (default localhost:8080); :8080 means every interface
   --workers N      worker processes (default: one per CPU)
   --quiet          no access log
+  --tls-cert FILE  serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate chain …
+  --tls-key FILE   … and this PEM private key
   --browse         list directories that have no index.html
   --spa            answer paths that match no file with /index.html (single-page apps)
   --app "COMMAND"  also start COMMAND and pass every request that matches no file to
@@ -43,6 +45,8 @@ Options:
   --listen ADDR      address to listen on (default localhost:8080)
   --workers N        worker processes (default: one per CPU)
   --quiet            no access log
+  --tls-cert FILE    serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate …
+  --tls-key FILE     … and this private key
   --help             this help
 `;
 

@@ -7,6 +7,9 @@ export interface CommonFlags {
   quiet: boolean;
   /** `--app "COMMAND"`: a process to start and proxy to. */
   app: string | undefined;
+  /** `--tls-cert F --tls-key F`: serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate. */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
 }
 
 export interface ServeFlags extends CommonFlags {
@@ -27,6 +30,7 @@ function oneSite(flags: CommonFlags, routes: unknown[]) {
         listen: [flags.listen],
         access_log: flags.quiet ? false : { format: "combined", output: "stdout" },
         routes,
+        ...(flags.tlsCert !== undefined ? { tls: { cert: flags.tlsCert, key: flags.tlsKey } } : {}),
       },
     ],
   };

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { duration, fsPath, headerName, type SchemaContext, size, stringList } from "../core/schema-fields.ts";
 import { handlerSchemas } from "../handlers/schemas.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
-import type { HandlerConfig, WharfConfig } from "./types.ts";
+import type { HandlerConfig, SiteConfig, WharfConfig } from "./types.ts";
 
 const HOST_RE =
   /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
@@ -117,6 +117,24 @@ const accessLog = (ctx: SchemaContext) =>
     ])
     .transform((v) => (v === false || v === "off" ? null : v));
 
+function siteTls(ctx: SchemaContext) {
+  return z
+    .strictObject({
+      /** PEM certificate chain and private key. */
+      cert: fsPath(ctx, "file"),
+      key: fsPath(ctx, "file"),
+      /** Strict-Transport-Security max-age, or false for none. */
+      hsts: z
+        .union([z.literal(false), duration])
+        .default(false)
+        .transform((v) => (v === false ? null : Math.floor(v / 1000))),
+      /** Plain-HTTP addresses where requests for this site's hosts get a 308 to https. */
+      redirect_http: z.array(listenAddress).default([]),
+    })
+    .optional()
+    .transform((v) => v ?? null);
+}
+
 function site(ctx: SchemaContext) {
   return z.strictObject({
     hosts: z.array(host).default([]),
@@ -126,12 +144,57 @@ function site(ctx: SchemaContext) {
       .record(z.string().regex(/^[45]\d\d$/, "must be a 4xx or 5xx status"), fsPath(ctx, "file"))
       .default({}),
     routes: z.array(route(ctx)).default([]),
+    tls: siteTls(ctx),
   });
 }
 
 /** The schema of a whole configuration; relative paths resolve against `ctx.baseDir`. */
 export function configSchema(ctx: SchemaContext) {
-  return z.strictObject({ server, sites: z.array(site(ctx)).min(1) });
+  return z
+    .strictObject({ server, sites: z.array(site(ctx)).min(1) })
+    .superRefine((c, issue) => {
+      const tlsAt = new Map<string, boolean>();
+      c.sites.forEach((s, i) => {
+        for (const [j, addr] of s.listen.entries()) {
+          const seen = tlsAt.get(addr);
+          if (seen !== undefined && seen !== (s.tls !== null)) {
+            issue.addIssue({
+              code: "custom",
+              path: ["sites", i, "listen", j],
+              message: `${addr} is used both with and without TLS`,
+            });
+          }
+          tlsAt.set(addr, s.tls !== null);
+        }
+      });
+    })
+    .transform(addHttpsRedirects);
+}
+
+/**
+ * Automatic HTTPS redirects as a config transformation (as Caddy does): each TLS site with
+ * `redirect_http` addresses gets a plain-HTTP twin there that answers 308 to https.
+ */
+function addHttpsRedirects<T extends { sites: SiteConfig[] }>(c: T): T {
+  const extra: SiteConfig[] = [];
+  for (const s of c.sites) {
+    if (!s.tls || s.tls.redirect_http.length === 0) continue;
+    const port = parseListenAddress(s.listen[0]!)?.port ?? 443;
+    extra.push({
+      hosts: s.hosts,
+      listen: s.tls.redirect_http,
+      access_log: s.access_log,
+      error_pages: {},
+      routes: [
+        {
+          match: {},
+          handle: [{ redirect: { to: `https://{host}${port === 443 ? "" : `:${port}`}{uri}`, status: 308 } }],
+        },
+      ],
+      tls: null,
+    });
+  }
+  return extra.length === 0 ? c : { ...c, sites: [...c.sites, ...extra] };
 }
 
 // The schema's output must be the canonical type; this line stops them drifting apart.

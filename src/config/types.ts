@@ -43,6 +43,16 @@ export interface SiteConfig {
   /** Status → absolute path of the page served for that error. */
   error_pages: Record<string, string>;
   routes: RouteConfig[];
+  /** HTTPS for this site's listen addresses; null for plain HTTP. */
+  tls: SiteTlsConfig | null;
+}
+
+export interface SiteTlsConfig {
+  cert: string;
+  key: string;
+  /** Strict-Transport-Security max-age in seconds, or null. */
+  hsts: number | null;
+  redirect_http: string[];
 }
 
 export interface LimitsConfig {

@@ -52,7 +52,9 @@ export function admit(req: AnyRequest, res: AnyResponse, limits: HttpLimits): Ad
   if (cl !== undefined && Number(cl) > limits.maxBodySize) return reject(res, 413);
 
   let target = url;
-  let hostValue = h2 ? ((req.headers[":authority"] as string | undefined) ?? req.headers.host) : req.headers.host;
+  let hostValue = h2
+    ? ((req.headers[":authority"] as string | undefined) ?? req.headers.host)
+    : req.headers.host;
   if (url.charCodeAt(0) !== 47 /* / */) {
     if (url === "*" && req.method === "OPTIONS") {
       (res as ServerResponse).writeHead(204, ["Allow", "GET, HEAD, OPTIONS"]);
@@ -77,7 +79,12 @@ function reject(res: AnyResponse, status: number): undefined {
   // The head was parsed; answer through the response object so pipelined order holds.
   const body = head.subarray(head.indexOf("\r\n\r\n") + 4);
   // The h2 compatibility response takes the same arguments.
-  (res as ServerResponse).writeHead(status, ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(body.length)]);
+  (res as ServerResponse).writeHead(status, [
+    "Content-Type",
+    "text/plain; charset=utf-8",
+    "Content-Length",
+    String(body.length),
+  ]);
   res.end(body);
   return undefined;
 }

@@ -1,13 +1,16 @@
-import type { Server } from "node:http";
+import type { Server } from "node:net";
 import type { Logger } from "../core/logger.ts";
 import type { RequestListener } from "./exchange.ts";
 import { createNodeEngine, type Engine } from "./h1-node.ts";
 import type { HttpLimits } from "./limits.ts";
+import { createTlsEngine, type TlsSelection } from "./tls-engine.ts";
 
 interface Slot {
   engines: Engine[];
   handler: RequestListener;
   limits: HttpLimits;
+  /** Set for TLS addresses: the certificates by SNI, re-pointed on reload. */
+  tls: { current: TlsSelection } | undefined;
 }
 
 /** The interfaces a listen host stands for: every interface for "", both loopbacks for localhost. */
@@ -51,14 +54,32 @@ export class ListenerPool {
     return this.#slots.has(address);
   }
 
-  /** Opens `address` (canonical `host:port`) if it is not open yet. */
-  async open(address: string, host: string, port: number, limits: HttpLimits): Promise<void> {
+  /** Whether an open address speaks TLS. */
+  isTls(address: string): boolean {
+    return this.#slots.get(address)?.tls !== undefined;
+  }
+
+  /** Opens `address` (canonical `host:port`) if it is not open yet; with `tls`, as HTTPS (h2 + HTTP/1.1). */
+  async open(
+    address: string,
+    host: string,
+    port: number,
+    limits: HttpLimits,
+    tls?: TlsSelection,
+  ): Promise<void> {
     if (this.#slots.has(address)) return;
-    const slot: Slot = { engines: [], handler: () => {}, limits: { ...limits } };
+    const slot: Slot = {
+      engines: [],
+      handler: () => {},
+      limits: { ...limits },
+      tls: tls ? { current: tls } : undefined,
+    };
     const onRequest: RequestListener = (ex) => slot.handler(ex);
     try {
       for (const b of bindHosts(host)) {
-        const engine = createNodeEngine(slot.limits, onRequest, this.#log);
+        const engine = slot.tls
+          ? createTlsEngine(slot.limits, slot.tls, onRequest, this.#log)
+          : createNodeEngine(slot.limits, onRequest, this.#log);
         try {
           await listen(engine.server, b.host, port);
         } catch (err) {
@@ -77,10 +98,15 @@ export class ListenerPool {
   }
 
   /** Points an open address at a handler; later requests go there, in-flight ones finish where they are. */
-  route(address: string, handler: RequestListener, limits: HttpLimits): void {
+  route(address: string, handler: RequestListener, limits: HttpLimits, tls?: TlsSelection): void {
     const slot = this.#slots.get(address);
     if (!slot) throw new Error(`not listening on ${address}`);
     slot.handler = handler;
+    if (slot.tls && tls && slot.tls.current !== tls) {
+      slot.tls.current = tls;
+      for (const e of slot.engines)
+        (e.server as import("node:tls").Server).setSecureContext(tls.defaultOptions);
+    }
     Object.assign(slot.limits, limits);
     for (const e of slot.engines) e.applyLimits();
   }

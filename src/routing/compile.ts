@@ -12,6 +12,8 @@ export interface CompiledSite {
   config: SiteConfig;
   handle(ex: Exchange): void | Promise<void>;
   errorPages: ErrorPages | undefined;
+  /** The Strict-Transport-Security value for HTTPS responses, when the site asks for it. */
+  hsts: string | undefined;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export function compileSite(site: SiteConfig, log: Logger): CompiledSite {
     return {
       config: site,
       errorPages,
+      hsts: site.tls?.hsts ? `max-age=${site.tls.hsts}` : undefined,
       handle: (ex) => dispatch(ex, 0),
       close,
     };

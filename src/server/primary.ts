@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import { randomBytes } from "node:crypto";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WharfConfig } from "../config/types.ts";
@@ -30,6 +31,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   const pending = new Map<number, { left: Set<Worker>; failed: string[]; done: () => void }>();
   let restartDelay = 100;
 
+  // Session-ticket keys shared by all workers, so TLS resumption works across them.
+  const ticketKeys = randomBytes(48).toString("hex");
   const ext = extname(fileURLToPath(import.meta.url));
   cluster.setupPrimary({
     exec: fileURLToPath(new URL(`./worker-main${ext}`, import.meta.url)),
@@ -43,7 +46,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     };
 
     const spawn = (id: number) => {
-      const w = cluster.fork({ WHARF_WORKER_ID: String(id) });
+      const w = cluster.fork({ WHARF_WORKER_ID: String(id), WHARF_TICKET_KEYS: ticketKeys });
       ids.set(w, id);
       startedAt.set(w, Date.now());
       w.on("online", () => send(w, { type: "config", seq, config }));

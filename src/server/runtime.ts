@@ -6,13 +6,17 @@ import type { Exchange, RequestListener } from "../http/exchange.ts";
 import type { HttpLimits } from "../http/limits.ts";
 import { ListenerPool } from "../http/listeners.ts";
 import { normalizePath } from "../http/request-path.ts";
+import type { TlsSelection } from "../http/tls-engine.ts";
 import { type CompiledSite, compileSite } from "../routing/compile.ts";
 import { SiteTable } from "../routing/site-table.ts";
+import { buildTlsSelection, ticketKeys } from "../tls/sni.ts";
 import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
 
 /** One config load, compiled: a request listener per listen address, and what to release. */
 interface Runtime {
   listeners: Map<string, RequestListener>;
+  /** Certificates for the TLS addresses. */
+  tls: Map<string, TlsSelection>;
   limits: HttpLimits;
   close(): Promise<void>;
 }
@@ -62,10 +66,17 @@ function buildRuntime(config: WharfConfig, log: Logger): Runtime {
       accessLogs.set(site, (ex) => writer.write(formatAccessLine(al.format, ex, Date.now(), name)));
     });
     const listeners = new Map<string, RequestListener>();
+    const tls = new Map<string, TlsSelection>();
+    const keys = ticketKeys();
     for (const [addr, list] of byAddress) {
       listeners.set(addr, makeDispatcher(new SiteTable(list), accessLogs, log));
+      const selection = buildTlsSelection(
+        list.map((s) => s.config),
+        keys,
+      );
+      if (selection) tls.set(addr, selection);
     }
-    return { listeners, limits: toHttpLimits(config.server.limits), close: release };
+    return { listeners, tls, limits: toHttpLimits(config.server.limits), close: release };
   } catch (err) {
     void release();
     throw err;
@@ -81,6 +92,8 @@ function makeDispatcher(
   return (ex) => {
     const site = table.lookup(ex.host);
     ex.errorPages = site.errorPages;
+    if (site.hsts !== undefined && ex.scheme === "https")
+      ex.setHeader("Strict-Transport-Security", site.hsts);
     const logLine = accessLogs.get(site);
     if (logLine) ex.onDone(logLine);
     const path = normalizePath(ex.rawPath);
@@ -118,9 +131,14 @@ export class ServerHost {
     const opened: string[] = [];
     try {
       for (const addr of next.listeners.keys()) {
-        if (this.#pool.has(addr)) continue;
+        const tls = next.tls.get(addr);
+        if (this.#pool.has(addr)) {
+          if (this.#pool.isTls(addr) !== (tls !== undefined))
+            throw new Error(`${addr} cannot switch between HTTP and HTTPS on reload`);
+          continue;
+        }
         const a = parseListenAddress(addr)!;
-        await this.#pool.open(addr, a.host, a.port, next.limits);
+        await this.#pool.open(addr, a.host, a.port, next.limits, tls);
         opened.push(addr);
       }
     } catch (err) {
@@ -128,7 +146,8 @@ export class ServerHost {
       await next.close();
       throw err;
     }
-    for (const [addr, listener] of next.listeners) this.#pool.route(addr, listener, next.limits);
+    for (const [addr, listener] of next.listeners)
+      this.#pool.route(addr, listener, next.limits, next.tls.get(addr));
     const old = this.#current;
     this.#current = next;
     await this.#pool.closeExcept(new Set(next.listeners.keys()));

@@ -1,0 +1,53 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { SecureContext } from "node:tls";
+import type { SiteConfig } from "../config/types.ts";
+import { secureContextFor, type TlsSelection } from "../http/tls-engine.ts";
+
+/**
+ * Session-ticket keys shared by every worker (the primary hands them down in the
+ * environment), so a resumed session works whichever worker the client reaches.
+ */
+export function ticketKeys(): Buffer {
+  const hex = process.env.WHARF_TICKET_KEYS;
+  return hex && hex.length === 96 ? Buffer.from(hex, "hex") : randomBytes(48);
+}
+
+/**
+ * Certificates for one TLS address, chosen by SNI from the same host names that route
+ * requests: exact names, then `*.example.com`, else the address's first TLS site.
+ */
+export function buildTlsSelection(sites: SiteConfig[], keys: Buffer): TlsSelection | undefined {
+  const exact = new Map<string, SecureContext>();
+  const wild = new Map<string, SecureContext>();
+  let fallback: ReturnType<typeof secureContextFor> | undefined;
+  const byFiles = new Map<string, ReturnType<typeof secureContextFor>>();
+  for (const s of sites) {
+    if (!s.tls) continue;
+    const id = `${s.tls.cert}\0${s.tls.key}`;
+    let made = byFiles.get(id);
+    if (!made) {
+      made = secureContextFor(readFileSync(s.tls.cert), readFileSync(s.tls.key));
+      byFiles.set(id, made);
+    }
+    fallback ??= made;
+    if (s.hosts.length === 0) fallback = made;
+    for (const h of s.hosts) {
+      if (h.startsWith("*.")) {
+        if (!wild.has(h.slice(1))) wild.set(h.slice(1), made.context);
+      } else if (!exact.has(h)) exact.set(h, made.context);
+    }
+  }
+  if (!fallback) return undefined;
+  return {
+    contextFor(name) {
+      const e = exact.get(name);
+      if (e) return e;
+      const dot = name.indexOf(".");
+      return dot > 0 ? wild.get(name.slice(dot)) : undefined;
+    },
+    defaultContext: fallback.context,
+    defaultOptions: fallback.options,
+    ticketKeys: keys,
+  };
+}
