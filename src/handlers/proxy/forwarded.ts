@@ -67,10 +67,16 @@ export function upstreamHeaders(
   let xfHost: string | undefined;
   let fwd: string | undefined;
   let requestId: string | undefined;
+  let sawHost = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     const value = raw[i + 1]!;
+    if (lower.charCodeAt(0) === 58 /* : */) {
+      // HTTP/2 pseudo-headers: only the authority goes on, as Host (RFC 9113 §8.3.1).
+      if (lower === ":authority" && !sawHost) out.push(["Host", value]);
+      continue;
+    }
     if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
     if (lower === "x-forwarded-for") {
       if (trusted) xff = xff ? `${xff}, ${value}` : value;
@@ -93,6 +99,10 @@ export function upstreamHeaders(
       continue;
     }
     if (lower === "host") {
+      if (sawHost) continue;
+      sawHost = true;
+      const authority = out.findIndex(([n]) => n === "Host");
+      if (authority !== -1) out.splice(authority, 1);
       out.push(["Host", value]);
       continue;
     }
