@@ -7,7 +7,8 @@ import type { WharfConfig } from "../config/types.ts";
 import { ConfigError, WharfError } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
 import { AppSupervisor } from "../server/apps.ts";
-import { runPrimary } from "../server/primary.ts";
+import { type PrimaryControl, runPrimary } from "../server/primary.ts";
+import { AcmeManager } from "../tls/acme.ts";
 import { MAIN_HELP, PROXY_HELP, RUN_HELP, SERVE_HELP, VALIDATE_HELP } from "./usage.ts";
 
 class UsageError extends WharfError {
@@ -56,10 +57,24 @@ function workersFlag(v: unknown): number | "auto" {
 
 async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): Promise<number> {
   const log = createLogger({ level: config.server.log_level, fields: { pid: process.pid, role: "primary" } });
+  let control: PrimaryControl | undefined;
+  // The config as loaded; apps and ACME fill in upstreams and certificate paths from it.
+  let loaded = config;
   const apps = new AppSupervisor(log);
+  const acme = new AcmeManager(log, {
+    publish: (token, keyAuthorization) =>
+      control?.broadcast({ type: "acme-http01", token, keyAuthorization }),
+    updated: () => {
+      void prepare(loaded).then(
+        (c) => control?.push(c),
+        (err: unknown) => log.error("cannot apply the new certificate", { err }),
+      );
+    },
+  });
+  const prepare = async (c: WharfConfig) => acme.prepare(await apps.prepare(c));
   let prepared: WharfConfig;
   try {
-    prepared = await apps.prepare(config);
+    prepared = await prepare(config);
   } catch (err) {
     await apps.stopAll();
     throw err;
@@ -69,8 +84,24 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
     config: prepared,
     workers: w === "auto" ? availableParallelism() : w,
     log,
-    afterStop: () => apps.stopAll(),
-    ...(reload ? { reload: async () => apps.prepare(await reload()) } : {}),
+    afterStop: async () => {
+      acme.stop();
+      await apps.stopAll();
+    },
+    onListening: (c) => {
+      control = c;
+      acme.start();
+    },
+    ...(reload
+      ? {
+          reload: async () => {
+            const next = await reload();
+            const ready = await prepare(next);
+            loaded = next;
+            return ready;
+          },
+        }
+      : {}),
   });
 }
 
@@ -81,21 +112,38 @@ const commonOptions = {
   app: { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
+  domain: { type: "string", multiple: true },
+  "acme-ca": { type: "string" },
+  "http-listen": { type: "string" },
 } as const;
 
 /** The flags every serving command shares, checked. */
 function commonFlags(values: Record<string, string | boolean | undefined>) {
   const tlsCert = values["tls-cert"] as string | undefined;
   const tlsKey = values["tls-key"] as string | undefined;
-  if ((tlsCert === undefined) !== (tlsKey === undefined))
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  const domains = (values.domain as unknown as string[] | undefined)
+    ?.flatMap((d) => d.split(","))
+    .filter(Boolean);
+  const auto = domains !== undefined && domains.length > 0;
+  if (auto && tlsCert !== undefined) {
+    throw new UsageError("--domain (automatic certificates) and --tls-cert exclude each other");
+  }
+  if (!auto && (values["acme-ca"] !== undefined || values["http-listen"] !== undefined)) {
+    throw new UsageError("--acme-ca and --http-listen go with --domain");
+  }
   return {
-    listen: (values.listen as string | undefined) ?? "localhost:8080",
+    listen: (values.listen as string | undefined) ?? (auto ? ":443" : "localhost:8080"),
     workers: workersFlag(values.workers),
     quiet: values.quiet === true,
     app: values.app as string | undefined,
     tlsCert,
     tlsKey,
+    domains,
+    acmeCa: values["acme-ca"] as string | undefined,
+    httpListen: values["http-listen"] as string | undefined,
   };
 }
 

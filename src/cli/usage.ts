@@ -21,6 +21,10 @@ Options:
   --quiet          no access log
   --tls-cert FILE  serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate chain …
   --tls-key FILE   … and this PEM private key
+  --domain NAME    automatic HTTPS for NAME (repeatable): certificates from Let's Encrypt
+                   (or --acme-ca URL), renewed by themselves; --listen then defaults to
+                   :443, and --http-listen ADDR (default :80) answers challenges and
+                   redirects to https
   --browse         list directories that have no index.html
   --spa            answer paths that match no file with /index.html (single-page apps)
   --app "COMMAND"  also start COMMAND and pass every request that matches no file to

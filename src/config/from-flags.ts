@@ -10,6 +10,10 @@ export interface CommonFlags {
   /** `--tls-cert F --tls-key F`: serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate. */
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
+  /** `--domain NAME…`: automatic HTTPS (ACME) for these names. */
+  domains?: string[] | undefined;
+  acmeCa?: string | undefined;
+  httpListen?: string | undefined;
 }
 
 export interface ServeFlags extends CommonFlags {
@@ -23,14 +27,31 @@ export interface ProxyFlags extends CommonFlags {
 }
 
 function oneSite(flags: CommonFlags, routes: unknown[]) {
+  const auto = flags.domains !== undefined && flags.domains.length > 0;
+  const tls = auto
+    ? "auto"
+    : flags.tlsCert !== undefined
+      ? { cert: flags.tlsCert, key: flags.tlsKey }
+      : undefined;
   return {
-    server: { workers: flags.workers },
+    server: {
+      workers: flags.workers,
+      ...(auto
+        ? {
+            acme: {
+              ...(flags.acmeCa ? { directory: flags.acmeCa } : {}),
+              http_listen: [flags.httpListen ?? ":80"],
+            },
+          }
+        : {}),
+    },
     sites: [
       {
+        ...(auto ? { hosts: flags.domains } : {}),
         listen: [flags.listen],
         access_log: flags.quiet ? false : { format: "combined", output: "stdout" },
         routes,
-        ...(flags.tlsCert !== undefined ? { tls: { cert: flags.tlsCert, key: flags.tlsKey } } : {}),
+        ...(tls ? { tls } : {}),
       },
     ],
   };

@@ -37,8 +37,23 @@ const limits = z
   })
   .prefault({});
 
+const acme = z
+  .strictObject({
+    /** The ACME directory (RFC 8555): Let's Encrypt by default, or staging, or any ACME CA. */
+    directory: z.string().url().default("https://acme-v02.api.letsencrypt.org/directory"),
+    email: z.string().email().optional(),
+    /** Where account keys and certificates are kept (default: $XDG_DATA_HOME/wharf). */
+    data_dir: z.string().min(1).optional(),
+    /** External Account Binding, for CAs that require it. */
+    eab: z.strictObject({ kid: z.string().min(1), hmac_key: z.string().min(1) }).optional(),
+    /** Plain-HTTP addresses that answer HTTP-01 challenges and redirect to https. */
+    http_listen: z.array(listenAddress).min(1).default([":80"]),
+  })
+  .prefault({});
+
 const server = z
   .strictObject({
+    acme,
     workers: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
     engine: z.literal("node").default("node"),
     log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -117,20 +132,38 @@ const accessLog = (ctx: SchemaContext) =>
     ])
     .transform((v) => (v === false || v === "off" ? null : v));
 
+const hsts = z
+  .union([z.literal(false), duration])
+  .default(false)
+  .transform((v) => (v === false ? null : Math.floor(v / 1000)));
+
 function siteTls(ctx: SchemaContext) {
   return z
-    .strictObject({
-      /** PEM certificate chain and private key. */
-      cert: fsPath(ctx, "file"),
-      key: fsPath(ctx, "file"),
-      /** Strict-Transport-Security max-age, or false for none. */
-      hsts: z
-        .union([z.literal(false), duration])
-        .default(false)
-        .transform((v) => (v === false ? null : Math.floor(v / 1000))),
-      /** Plain-HTTP addresses where requests for this site's hosts get a 308 to https. */
-      redirect_http: z.array(listenAddress).default([]),
-    })
+    .union([
+      // Certificates obtained and renewed automatically (ACME).
+      z
+        .literal("auto")
+        .transform(() => ({ auto: true, cert: null, key: null, hsts: null, redirect_http: [] as string[] })),
+      z
+        .strictObject({
+          auto: z.literal(true),
+          hsts,
+          /** Plain-HTTP addresses for redirects (default: server.acme.http_listen). */
+          redirect_http: z.array(listenAddress).default([]),
+        })
+        .transform((t) => ({ ...t, cert: null, key: null })),
+      z
+        .strictObject({
+          /** PEM certificate chain and private key. */
+          cert: fsPath(ctx, "file"),
+          key: fsPath(ctx, "file"),
+          /** Strict-Transport-Security max-age, or false for none. */
+          hsts,
+          /** Plain-HTTP addresses where requests for this site's hosts get a 308 to https. */
+          redirect_http: z.array(listenAddress).default([]),
+        })
+        .transform((t) => ({ ...t, auto: false })),
+    ])
     .optional()
     .transform((v) => v ?? null);
 }
@@ -153,6 +186,24 @@ export function configSchema(ctx: SchemaContext) {
   return z
     .strictObject({ server, sites: z.array(site(ctx)).min(1) })
     .superRefine((c, issue) => {
+      c.sites.forEach((s, i) => {
+        if (!s.tls?.auto) return;
+        if (s.hosts.length === 0)
+          issue.addIssue({
+            code: "custom",
+            path: ["sites", i, "tls"],
+            message: "tls: auto needs hosts: the names to get certificates for",
+          });
+        for (const [j, h] of s.hosts.entries()) {
+          if (h.startsWith("*.") || /^[\d.]+$|^\[/.test(h) || !h.includes(".")) {
+            issue.addIssue({
+              code: "custom",
+              path: ["sites", i, "hosts", j],
+              message: "tls: auto needs domain names (no wildcards, IP addresses or single labels)",
+            });
+          }
+        }
+      });
       const tlsAt = new Map<string, boolean>();
       c.sites.forEach((s, i) => {
         for (const [j, addr] of s.listen.entries()) {
@@ -175,9 +226,12 @@ export function configSchema(ctx: SchemaContext) {
  * Automatic HTTPS redirects as a config transformation (as Caddy does): each TLS site with
  * `redirect_http` addresses gets a plain-HTTP twin there that answers 308 to https.
  */
-function addHttpsRedirects<T extends { sites: SiteConfig[] }>(c: T): T {
+function addHttpsRedirects<T extends { sites: SiteConfig[]; server: { acme: { http_listen: string[] } } }>(
+  c: T,
+): T {
   const extra: SiteConfig[] = [];
   for (const s of c.sites) {
+    if (s.tls?.auto && s.tls.redirect_http.length === 0) s.tls.redirect_http = c.server.acme.http_listen;
     if (!s.tls || s.tls.redirect_http.length === 0) continue;
     const port = parseListenAddress(s.listen[0]!)?.port ?? 443;
     extra.push({

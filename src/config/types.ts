@@ -48,8 +48,10 @@ export interface SiteConfig {
 }
 
 export interface SiteTlsConfig {
-  cert: string;
-  key: string;
+  /** Certificates obtained automatically (ACME); cert and key are then filled in by the primary. */
+  auto: boolean;
+  cert: string | null;
+  key: string | null;
   /** Strict-Transport-Security max-age in seconds, or null. */
   hsts: number | null;
   redirect_http: string[];
@@ -65,7 +67,16 @@ export interface LimitsConfig {
   max_connections: number;
 }
 
+export interface AcmeConfig {
+  directory: string;
+  email?: string | undefined;
+  data_dir?: string | undefined;
+  eab?: { kid: string; hmac_key: string } | undefined;
+  http_listen: string[];
+}
+
 export interface ServerConfig {
+  acme: AcmeConfig;
   /** Worker processes, or "auto" for one per CPU. */
   workers: number | "auto";
   engine: "node";

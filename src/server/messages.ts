@@ -3,7 +3,8 @@ import type { WharfConfig } from "../config/types.ts";
 /** What the primary tells a worker. */
 export type ToWorker =
   | { type: "config"; seq: number; config: WharfConfig }
-  | { type: "shutdown"; timeout: number };
+  | { type: "shutdown"; timeout: number }
+  | { type: "acme-http01"; token: string; keyAuthorization: string | null };
 
 /** What a worker tells the primary. */
 export type ToPrimary =

@@ -14,6 +14,16 @@ export interface PrimaryOptions {
   reload?: () => Promise<WharfConfig>;
   /** Runs once every worker has exited on shutdown (stops supervised apps). */
   afterStop?: () => Promise<void>;
+  /** Called once every worker listens, with the means to reach the workers later. */
+  onListening?: (control: PrimaryControl) => void;
+}
+
+/** What other primary-side parts (ACME) may do with the workers. */
+export interface PrimaryControl {
+  /** Hands the workers a new config (as a reload does). */
+  push(config: WharfConfig): void;
+  /** Sends a message to every worker, now and to workers started later. */
+  broadcast(msg: Extract<ToWorker, { type: "acme-http01" }>): void;
 }
 
 /**
@@ -27,6 +37,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   let shuttingDown = false;
   let started = false;
   const startedAt = new Map<Worker, number>();
+  // Challenge answers every worker must have, including ones started later.
+  const sticky = new Map<string, Extract<ToWorker, { type: "acme-http01" }>>();
   const ids = new Map<Worker, number>();
   const pending = new Map<number, { left: Set<Worker>; failed: string[]; done: () => void }>();
   let restartDelay = 100;
@@ -49,7 +61,10 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       const w = cluster.fork({ WHARF_WORKER_ID: String(id), WHARF_TICKET_KEYS: ticketKeys });
       ids.set(w, id);
       startedAt.set(w, Date.now());
-      w.on("online", () => send(w, { type: "config", seq, config }));
+      w.on("online", () => {
+        send(w, { type: "config", seq, config });
+        for (const msg of sticky.values()) send(w, msg);
+      });
       w.on("message", (msg: ToPrimary) => onMessage(w, msg));
       w.on("exit", (code, signal) => onExit(w, code, signal));
       return w;
@@ -139,6 +154,10 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
         log.error("reload refused: the running config stays", { error: (err as Error).message });
         return;
       }
+      push(next);
+    };
+    const push = (next: WharfConfig) => {
+      if (shuttingDown) return;
       config = next;
       const s = ++seq;
       expectAll(s, (failed) => {
@@ -162,6 +181,14 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
         addresses: [...new Set(startupAddresses)],
         workers: opts.workers,
         pid: process.pid,
+      });
+      opts.onListening?.({
+        push,
+        broadcast(msg) {
+          if (msg.keyAuthorization === null) sticky.delete(msg.token);
+          else sticky.set(msg.token, msg);
+          for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, msg);
+        },
       });
     });
   });

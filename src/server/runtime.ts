@@ -9,6 +9,7 @@ import { normalizePath } from "../http/request-path.ts";
 import type { TlsSelection } from "../http/tls-engine.ts";
 import { type CompiledSite, compileSite } from "../routing/compile.ts";
 import { SiteTable } from "../routing/site-table.ts";
+import { challengeFor } from "../tls/challenges.ts";
 import { buildTlsSelection, ticketKeys } from "../tls/sni.ts";
 import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
 
@@ -99,6 +100,13 @@ function makeDispatcher(
     const path = normalizePath(ex.rawPath);
     if (path === undefined) return sendError(ex, 400);
     ex.path = path;
+    if (ex.scheme === "http") {
+      const keyAuth = challengeFor(path);
+      if (keyAuth !== undefined) {
+        ex.setHeader("Content-Type", "text/plain");
+        return ex.send(200, keyAuth);
+      }
+    }
     const fail = (err: unknown) => {
       log.error("request failed", { request_id: ex.id, method: ex.method, uri: ex.target, err });
       if (!ex.answered) sendError(ex, 500);

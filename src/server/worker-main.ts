@@ -1,5 +1,6 @@
 // Entry point of a worker process: serves whatever config the primary sends it.
 import { createLogger } from "../core/logger.ts";
+import { setChallenge } from "../tls/challenges.ts";
 import type { ToPrimary, ToWorker } from "./messages.ts";
 import { ServerHost } from "./runtime.ts";
 
@@ -27,6 +28,8 @@ process.on("message", (msg: ToWorker) => {
     );
   } else if (msg.type === "shutdown") {
     void stop(msg.timeout);
+  } else if (msg.type === "acme-http01") {
+    setChallenge(msg.token, msg.keyAuthorization);
   }
 });
 // A terminal's Ctrl-C reaches the whole process group; drain as for the primary's word.

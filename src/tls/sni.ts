@@ -23,7 +23,7 @@ export function buildTlsSelection(sites: SiteConfig[], keys: Buffer): TlsSelecti
   let fallback: ReturnType<typeof secureContextFor> | undefined;
   const byFiles = new Map<string, ReturnType<typeof secureContextFor>>();
   for (const s of sites) {
-    if (!s.tls) continue;
+    if (!s.tls?.cert || !s.tls.key) continue;
     const id = `${s.tls.cert}\0${s.tls.key}`;
     let made = byFiles.get(id);
     if (!made) {

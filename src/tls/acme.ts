@@ -1,0 +1,213 @@
+import { X509Certificate } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as acme from "acme-client";
+import type { AcmeConfig, WharfConfig } from "../config/types.ts";
+import type { Logger } from "../core/logger.ts";
+import { selfSignedCert } from "./self-signed.ts";
+import { CertStorage, defaultDataDir, writeAtomic } from "./storage.ts";
+
+export interface AcmeHooks {
+  /** Publishes (or, with null, withdraws) an HTTP-01 answer on every worker. */
+  publish(token: string, keyAuthorization: string | null): void;
+  /** Called when a certificate was stored: the workers should load the new config. */
+  updated(): void;
+}
+
+interface Managed {
+  names: string[];
+  dir: string;
+  timer: NodeJS.Timeout | undefined;
+  ordering: boolean;
+  backoff: number;
+}
+
+// acme-client retries a failed HTTP call 5 times over about 75 s; wharf's own backoff below
+// retries whole orders, so a short inner retry keeps a failure from stalling for minutes.
+const settings = (acme as unknown as { axios: { defaults: { acmeSettings: Record<string, number> } } }).axios
+  .defaults.acmeSettings;
+settings.retryMaxAttempts = 2;
+settings.retryDefaultDelay = 1;
+
+const RETRY_MIN = 30_000;
+const RETRY_MAX = 3_600_000;
+
+/** When a certificate should be renewed: two thirds into its lifetime, with a little jitter. */
+export function renewalTime(pem: string | Buffer, now = Date.now()): number {
+  const c = new X509Certificate(pem);
+  const from = Date.parse(c.validFrom);
+  const to = Date.parse(c.validTo);
+  const life = to - from;
+  const jitter = (Math.random() - 0.5) * 0.02 * life;
+  return Math.max(now, from + (life * 2) / 3 + jitter);
+}
+
+/**
+ * Automatic certificates (RFC 8555) for `tls: auto` sites, run by the primary: stored
+ * certificates are reused; missing ones get a temporary self-signed certificate, then an
+ * order answered by HTTP-01 through the workers; renewal at two thirds of the lifetime;
+ * failures retried with exponential backoff while the site keeps serving.
+ */
+export class AcmeManager {
+  readonly #log: Logger;
+  readonly #hooks: AcmeHooks;
+  readonly #managed = new Map<string, Managed>();
+  #cfg: AcmeConfig | undefined;
+  #storage: CertStorage | undefined;
+  #client: acme.Client | undefined;
+  #stopped = false;
+  #started = false;
+  #waiting: Managed[] = [];
+
+  constructor(log: Logger, hooks: AcmeHooks) {
+    this.#log = log.child({ component: "acme" });
+    this.#hooks = hooks;
+  }
+
+  /** Fills in cert/key for every `tls: auto` site (stored, or temporary) and schedules orders. */
+  async prepare(config: WharfConfig): Promise<WharfConfig> {
+    const out = structuredClone(config);
+    const autoSites = out.sites.filter((s) => s.tls?.auto);
+    if (autoSites.length === 0) return out;
+    const cfg = out.server.acme;
+    if (this.#cfg && JSON.stringify(this.#cfg) !== JSON.stringify(cfg)) this.#client = undefined;
+    this.#cfg = cfg;
+    this.#storage = new CertStorage(cfg.data_dir ?? defaultDataDir());
+    for (const site of autoSites) {
+      const names = [...site.hosts].sort();
+      const key = names.join(",");
+      let m = this.#managed.get(key);
+      if (!m) {
+        m = {
+          names,
+          dir: this.#storage.certDir(cfg.directory, names),
+          timer: undefined,
+          ordering: false,
+          backoff: RETRY_MIN,
+        };
+        this.#managed.set(key, m);
+      }
+      const certPath = join(m.dir, "cert.pem");
+      const keyPath = join(m.dir, "key.pem");
+      if (existsSync(certPath) && existsSync(keyPath)) {
+        const when = renewalTime(readFileSync(certPath));
+        this.#log.info("certificate loaded from storage", { names, renew_at: new Date(when).toISOString() });
+        this.#schedule(m, when - Date.now());
+        site.tls!.cert = certPath;
+        site.tls!.key = keyPath;
+      } else {
+        const temp = await selfSignedCert(names);
+        writeAtomic(join(m.dir, "temporary.crt"), temp.cert, 0o644);
+        writeAtomic(join(m.dir, "temporary.key"), temp.key);
+        site.tls!.cert = join(m.dir, "temporary.crt");
+        site.tls!.key = join(m.dir, "temporary.key");
+        // Ordered once the listeners are up: the CA's validation must reach them.
+        this.#schedule(m, 0);
+      }
+    }
+    return out;
+  }
+
+  /** Lets orders begin: called once the listeners are up (a CA's validation must reach them). */
+  start(): void {
+    this.#started = true;
+    for (const m of this.#waiting.splice(0)) this.#schedule(m, 0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const m of this.#managed.values()) if (m.timer) clearTimeout(m.timer);
+  }
+
+  #schedule(m: Managed, delay: number): void {
+    if (m.timer) clearTimeout(m.timer);
+    if (!this.#started && delay <= 0) {
+      this.#waiting.push(m);
+      return;
+    }
+    // setTimeout's limit is about 24.8 days; a longer wait is taken in steps.
+    const step = Math.min(Math.max(delay, 0), 2_000_000_000);
+    m.timer = setTimeout(() => {
+      if (step < delay) return this.#schedule(m, delay - step);
+      void this.#order(m);
+    }, step);
+    m.timer.unref();
+  }
+
+  async #clientFor(cfg: AcmeConfig, storage: CertStorage): Promise<acme.Client> {
+    if (this.#client) return this.#client;
+    let accountKey = storage.readAccountKey(cfg.directory);
+    if (!accountKey) {
+      accountKey = await acme.crypto.createPrivateEcdsaKey();
+      storage.writeAccountKey(cfg.directory, accountKey);
+    }
+    const client = new acme.Client({
+      directoryUrl: cfg.directory,
+      accountKey,
+      ...(cfg.eab ? { externalAccountBinding: { kid: cfg.eab.kid, hmacKey: cfg.eab.hmac_key } } : {}),
+    });
+    await client.createAccount({
+      termsOfServiceAgreed: true,
+      ...(cfg.email ? { contact: [`mailto:${cfg.email}`] } : {}),
+    });
+    this.#client = client;
+    return client;
+  }
+
+  async #order(m: Managed): Promise<void> {
+    const cfg = this.#cfg;
+    const storage = this.#storage;
+    if (this.#stopped || m.ordering || !cfg || !storage) return;
+    const release = storage.lock(m.dir);
+    if (!release) {
+      this.#log.warn("another process is ordering this certificate; retrying later", { names: m.names });
+      return this.#schedule(m, RETRY_MIN);
+    }
+    m.ordering = true;
+    const published: string[] = [];
+    try {
+      this.#log.info("ordering certificate", { names: m.names, ca: cfg.directory });
+      const client = await this.#clientFor(cfg, storage);
+      const order = await client.createOrder({
+        identifiers: m.names.map((value) => ({ type: "dns", value })),
+      });
+      for (const authz of await client.getAuthorizations(order)) {
+        if (authz.status === "valid") continue;
+        const ch = authz.challenges.find((c) => c.type === "http-01");
+        if (!ch) throw new Error(`the CA offers no http-01 challenge for ${authz.identifier.value}`);
+        const keyAuth = await client.getChallengeKeyAuthorization(ch);
+        this.#hooks.publish(ch.token, keyAuth);
+        published.push(ch.token);
+        await client.completeChallenge(ch);
+        await client.waitForValidStatus(ch);
+      }
+      const [key, csr] = await acme.crypto.createCsr(
+        { commonName: m.names[0]!, altNames: m.names },
+        await acme.crypto.createPrivateEcdsaKey(),
+      );
+      const finalized = await client.finalizeOrder(order, csr);
+      const cert = await client.getCertificate(finalized);
+      writeAtomic(join(m.dir, "key.pem"), key);
+      writeAtomic(join(m.dir, "cert.pem"), cert, 0o644);
+      const when = renewalTime(cert);
+      this.#log.info("certificate obtained", { names: m.names, renew_at: new Date(when).toISOString() });
+      m.backoff = RETRY_MIN;
+      this.#schedule(m, when - Date.now());
+      this.#hooks.updated();
+    } catch (err) {
+      const wait = m.backoff;
+      m.backoff = Math.min(m.backoff * 2, RETRY_MAX);
+      this.#log.error("certificate order failed; the site keeps its current certificate", {
+        names: m.names,
+        error: (err as Error).message,
+        retry_in_ms: wait,
+      });
+      this.#client = undefined;
+      this.#schedule(m, wait);
+    } finally {
+      for (const t of published) this.#hooks.publish(t, null);
+      m.ordering = false;
+      release();
+    }
+  }
+}

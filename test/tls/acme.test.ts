@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
+import { request } from "../helpers/http.ts";
+import { type Pebble, startPebble } from "../helpers/pebble.ts";
+import { needs } from "../helpers/tools.ts";
+import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
+
+function servedCert(port: number, name: string): Promise<{ issuer: string; subject: string }> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: "127.0.0.1", port, servername: name, rejectUnauthorized: false }, () => {
+      const c = s.getPeerCertificate();
+      resolve({ issuer: String(c.issuer.CN), subject: String(c.subject.CN) });
+      s.end();
+    });
+    s.on("error", reject);
+  });
+}
+
+describe(
+  "automatic certificates from a real ACME server (Pebble)",
+  needs("pebble", "pebble-challtestsrv"),
+  () => {
+    let pebble: Pebble;
+    let tree: ReturnType<typeof makeTree>;
+    let httpPort: number;
+    let tlsPort: number;
+    const wharf = async (extraEnv: Record<string, string> = {}): Promise<Running> =>
+      startWharf(
+        [
+          "serve",
+          join(tree.dir, "www"),
+          "--domain",
+          "example.test",
+          "--domain",
+          "www.example.test",
+          "--acme-ca",
+          pebble.directory,
+          "--listen",
+          `127.0.0.1:${tlsPort}`,
+          "--http-listen",
+          `127.0.0.1:${httpPort}`,
+          "--workers",
+          "2",
+        ],
+        {
+          port: httpPort,
+          env: { NODE_EXTRA_CA_CERTS: pebble.caFile, WHARF_DATA_DIR: join(tree.dir, "data"), ...extraEnv },
+        },
+      );
+
+    before(async () => {
+      tree = makeTree({ "www/index.html": "secure hello\n" });
+      [httpPort, tlsPort] = [await freePort(), await freePort()];
+      // Pebble rejects a share of nonces at random, as the real CA may: wharf must retry.
+      pebble = await startPebble(tree.dir, httpPort, tlsPort, { PEBBLE_WFE_NONCEREJECT: "30" });
+    });
+    after(async () => {
+      await pebble?.stop();
+      tree?.cleanup();
+    });
+
+    test("issues by HTTP-01, serves the certificate, keeps keys private, reuses it after a restart", async () => {
+      let w = await wharf();
+      try {
+        await w.waitForLog("certificate obtained", 0, 30_000);
+        await w.waitForLog("config reloaded");
+        const cert = await servedCert(tlsPort, "example.test");
+        assert.match(cert.issuer, /Pebble/i, `issued by Pebble, not self-signed: ${JSON.stringify(cert)}`);
+        assert.equal(cert.subject, "example.test");
+        assert.match((await servedCert(tlsPort, "www.example.test")).issuer, /Pebble/i);
+        const redirect = await request(`http://127.0.0.1:${httpPort}`, "/x?y=1", {
+          headers: { Host: "example.test" },
+        });
+        assert.equal(redirect.status, 308);
+        assert.equal(redirect.headers.location, `https://example.test:${tlsPort}/x?y=1`);
+        const dir = join(tree.dir, "data/certificates");
+        assert.ok(existsSync(dir));
+      } finally {
+        await w.stop();
+      }
+      w = await wharf();
+      try {
+        await w.waitForLog("certificate loaded from storage");
+        assert.doesNotMatch(w.stderr(), /ordering certificate/, "no new order after a restart");
+        assert.match((await servedCert(tlsPort, "example.test")).issuer, /Pebble/i);
+      } finally {
+        await w.stop();
+      }
+      const { execFileSync } = await import("node:child_process");
+      const keys = execFileSync("find", [join(tree.dir, "data"), "-name", "*.key", "-o", "-name", "key.pem"])
+        .toString()
+        .trim()
+        .split("\n");
+      assert.ok(keys.length >= 2);
+      for (const k of keys) assert.equal(statSync(k).mode & 0o077, 0, `${k} is private`);
+    });
+  },
+);
+
+test(
+  "a CA that cannot be reached: HTTP keeps serving and the order is retried",
+  needs("pebble"),
+  async () => {
+    const tree = makeTree({ "www/index.html": "hello\n" });
+    const [httpPort, tlsPort, deadCa] = [await freePort(), await freePort(), await freePort()];
+    const w = await startWharf(
+      [
+        "serve",
+        join(tree.dir, "www"),
+        "--domain",
+        "down.test",
+        "--acme-ca",
+        `https://127.0.0.1:${deadCa}/dir`,
+        "--listen",
+        `127.0.0.1:${tlsPort}`,
+        "--http-listen",
+        `127.0.0.1:${httpPort}`,
+        "--workers",
+        "1",
+      ],
+      { port: httpPort, env: { WHARF_DATA_DIR: join(tree.dir, "data") } },
+    );
+    try {
+      const failed = await w.waitForLog(
+        "certificate order failed; the site keeps its current certificate",
+        0,
+        20_000,
+      );
+      assert.equal(typeof failed.retry_in_ms, "number");
+      const r = await request(`http://127.0.0.1:${httpPort}`, "/", { headers: { Host: "down.test" } });
+      assert.equal(r.status, 308, "the HTTP listener answers");
+      const tls = await servedCert(tlsPort, "down.test");
+      assert.equal(tls.subject, "down.test", "a temporary certificate is served meanwhile");
+    } finally {
+      await w.stop();
+      tree.cleanup();
+    }
+  },
+);
