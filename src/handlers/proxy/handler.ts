@@ -125,6 +125,7 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     });
     const tried = new Set<Upstream>();
     let lastError: UpstreamError | undefined;
+    let resetRetried = false;
     try {
       for (let attempt = 0; attempt < cfg.tries; attempt++) {
         if (attempt > 0 && Date.now() - started > cfg.try_duration) break;
@@ -164,6 +165,14 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
           // The client's body broke the limit while streaming: that is the client's error.
           const cause = e.cause;
           if (cause instanceof WharfError) return sendError(ex, cause.status);
+          // A kept-alive connection the upstream closed just as it was reused is reset before
+          // any answer: try once more (on the same upstream, which is not at fault) when the
+          // body can be replayed, whatever the method, as browsers and Go's HTTP client do.
+          if (!resetRetried && !stream && e.kind === "protocol" && isReset(e)) {
+            resetRetried = true;
+            tried.delete(u);
+            continue;
+          }
           markFailed(u, e.message);
           log.warn("upstream failed", {
             upstream: u.address.text,
@@ -261,6 +270,11 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
       await Promise.allSettled([...transports.values()].map((t) => t.close()));
     },
   };
+}
+
+function isReset(e: UpstreamError): boolean {
+  const code = (e.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
+  return code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET";
 }
 
 function removePair(headers: [string, string][], name: string): void {
