@@ -9,7 +9,9 @@ import { createLogger } from "../core/logger.ts";
 import { AppSupervisor } from "../server/apps.ts";
 import { type PrimaryControl, runPrimary } from "../server/primary.ts";
 import { AcmeManager } from "../tls/acme.ts";
-import { MAIN_HELP, PROXY_HELP, RUN_HELP, SERVE_HELP, VALIDATE_HELP } from "./usage.ts";
+import { ensureInternalCa, InternalCerts } from "../tls/internal-certs.ts";
+import { trust } from "./trust.ts";
+import { MAIN_HELP, PROXY_HELP, RUN_HELP, SERVE_HELP, TRUST_HELP, VALIDATE_HELP } from "./usage.ts";
 
 class UsageError extends WharfError {
   constructor(message: string) {
@@ -71,7 +73,13 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
       );
     },
   });
-  const prepare = async (c: WharfConfig) => acme.prepare(await apps.prepare(c));
+  const internal = new InternalCerts(log, () => {
+    void prepare(loaded).then(
+      (c) => control?.push(c),
+      (err: unknown) => log.error("cannot renew internal certificates", { err }),
+    );
+  });
+  const prepare = async (c: WharfConfig) => internal.prepare(await acme.prepare(await apps.prepare(c)));
   let prepared: WharfConfig;
   try {
     prepared = await prepare(config);
@@ -86,6 +94,7 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
     log,
     afterStop: async () => {
       acme.stop();
+      internal.stop();
       await apps.stopAll();
     },
     onListening: (c) => {
@@ -113,6 +122,7 @@ const commonOptions = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   domain: { type: "string", multiple: true },
+  tls: { type: "string" },
   "acme-ca": { type: "string" },
   "http-listen": { type: "string" },
 } as const;
@@ -124,6 +134,11 @@ function commonFlags(values: Record<string, string | boolean | undefined>) {
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new UsageError("--tls-cert and --tls-key go together");
   }
+  const tlsMode = values.tls as string | undefined;
+  if (tlsMode !== undefined && tlsMode !== "internal")
+    throw new UsageError(`--tls takes "internal", not ${tlsMode}`);
+  if (tlsMode !== undefined && tlsCert !== undefined)
+    throw new UsageError("--tls internal and --tls-cert exclude each other");
   const domains = (values.domain as unknown as string[] | undefined)
     ?.flatMap((d) => d.split(","))
     .filter(Boolean);
@@ -142,6 +157,7 @@ function commonFlags(values: Record<string, string | boolean | undefined>) {
     tlsCert,
     tlsKey,
     domains,
+    internalTls: tlsMode === "internal",
     acmeCa: values["acme-ca"] as string | undefined,
     httpListen: values["http-listen"] as string | undefined,
   };
@@ -189,6 +205,13 @@ async function main(argv: string[]): Promise<number> {
       const file = (values.config as string | undefined) ?? "wharf.yaml";
       const config = await loadConfigFile(file);
       return start(config, () => loadConfigFile(file));
+    }
+    case "trust": {
+      const { values } = parse(rest, {});
+      if (values.help) return help(TRUST_HELP);
+      const root = await ensureInternalCa();
+      process.stdout.write(`${await trust(root)}\n`);
+      return 0;
     }
     case "validate": {
       const { values } = parse(rest, { config: { type: "string", short: "c" } });

@@ -5,6 +5,8 @@ Usage:
   wharf proxy --to URL[,URL...]    reverse proxy to app servers (or --app "COMMAND")
   wharf run [--config FILE]        run from a config file (default ./wharf.yaml)
   wharf validate [--config FILE]   check a config file; prints "ok" or its errors
+  wharf trust                      print the internal CA's root certificate path; as root,
+                                   install it into the system's trust store
   wharf --version                  print the version
   wharf --help                     this help; every command also takes --help
 
@@ -21,6 +23,7 @@ Options:
   --quiet          no access log
   --tls-cert FILE  serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate chain …
   --tls-key FILE   … and this PEM private key
+  --tls internal   HTTPS with a certificate from wharf's own CA (see wharf trust)
   --domain NAME    automatic HTTPS for NAME (repeatable): certificates from Let's Encrypt
                    (or --acme-ca URL), renewed by themselves; --listen then defaults to
                    :443, and --http-listen ADDR (default :80) answers challenges and
@@ -73,4 +76,13 @@ Exits 0 when valid, 1 when not.
 Options:
   --config FILE    the config file (default ./wharf.yaml)
   --help           this help
+`;
+
+export const TRUST_HELP = `Usage: wharf trust
+
+Creates wharf's internal certificate authority if it does not exist yet (used by
+\`tls: internal\` and \`wharf serve --tls internal\`), prints the path of its root
+certificate, and, when run as root, installs it into the system trust store
+(/usr/local/share/ca-certificates + update-ca-certificates). Browsers with their own
+store (Firefox, Chromium's NSS database) need it imported there too.
 `;

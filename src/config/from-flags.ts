@@ -13,6 +13,8 @@ export interface CommonFlags {
   /** `--domain NAME…`: automatic HTTPS (ACME) for these names. */
   domains?: string[] | undefined;
   acmeCa?: string | undefined;
+  /** `--tls internal`: HTTPS with a certificate from wharf's internal CA. */
+  internalTls?: boolean | undefined;
   httpListen?: string | undefined;
 }
 
@@ -30,9 +32,11 @@ function oneSite(flags: CommonFlags, routes: unknown[]) {
   const auto = flags.domains !== undefined && flags.domains.length > 0;
   const tls = auto
     ? "auto"
-    : flags.tlsCert !== undefined
-      ? { cert: flags.tlsCert, key: flags.tlsKey }
-      : undefined;
+    : flags.internalTls
+      ? "internal"
+      : flags.tlsCert !== undefined
+        ? { cert: flags.tlsCert, key: flags.tlsKey }
+        : undefined;
   return {
     server: {
       workers: flags.workers,

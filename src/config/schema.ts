@@ -143,10 +143,26 @@ function siteTls(ctx: SchemaContext) {
       // Certificates obtained and renewed automatically (ACME).
       z
         .literal("auto")
-        .transform(() => ({ auto: true, cert: null, key: null, hsts: null, redirect_http: [] as string[] })),
+        .transform(() => ({
+          source: "acme" as const,
+          cert: null,
+          key: null,
+          hsts: null,
+          redirect_http: [] as string[],
+        })),
+      // Certificates from wharf's own CA (localhost, LAN, development).
+      z
+        .literal("internal")
+        .transform(() => ({
+          source: "internal" as const,
+          cert: null,
+          key: null,
+          hsts: null,
+          redirect_http: [] as string[],
+        })),
       z
         .strictObject({
-          auto: z.literal(true),
+          source: z.enum(["acme", "internal"]),
           hsts,
           /** Plain-HTTP addresses for redirects (default: server.acme.http_listen). */
           redirect_http: z.array(listenAddress).default([]),
@@ -162,7 +178,7 @@ function siteTls(ctx: SchemaContext) {
           /** Plain-HTTP addresses where requests for this site's hosts get a 308 to https. */
           redirect_http: z.array(listenAddress).default([]),
         })
-        .transform((t) => ({ ...t, auto: false })),
+        .transform((t) => ({ ...t, source: "files" as const })),
     ])
     .optional()
     .transform((v) => v ?? null);
@@ -187,7 +203,7 @@ export function configSchema(ctx: SchemaContext) {
     .strictObject({ server, sites: z.array(site(ctx)).min(1) })
     .superRefine((c, issue) => {
       c.sites.forEach((s, i) => {
-        if (!s.tls?.auto) return;
+        if (s.tls?.source !== "acme") return;
         if (s.hosts.length === 0)
           issue.addIssue({
             code: "custom",
@@ -231,7 +247,8 @@ function addHttpsRedirects<T extends { sites: SiteConfig[]; server: { acme: { ht
 ): T {
   const extra: SiteConfig[] = [];
   for (const s of c.sites) {
-    if (s.tls?.auto && s.tls.redirect_http.length === 0) s.tls.redirect_http = c.server.acme.http_listen;
+    if (s.tls?.source === "acme" && s.tls.redirect_http.length === 0)
+      s.tls.redirect_http = c.server.acme.http_listen;
     if (!s.tls || s.tls.redirect_http.length === 0) continue;
     const port = parseListenAddress(s.listen[0]!)?.port ?? 443;
     extra.push({

@@ -48,8 +48,11 @@ export interface SiteConfig {
 }
 
 export interface SiteTlsConfig {
-  /** Certificates obtained automatically (ACME); cert and key are then filled in by the primary. */
-  auto: boolean;
+  /**
+   * Where the certificate comes from: files named here, an ACME CA (`tls: auto`), or
+   * wharf's internal CA (`tls: internal`); for the last two the primary fills in cert and key.
+   */
+  source: "files" | "acme" | "internal";
   cert: string | null;
   key: string | null;
   /** Strict-Transport-Security max-age in seconds, or null. */

@@ -67,7 +67,7 @@ export class AcmeManager {
   /** Fills in cert/key for every `tls: auto` site (stored, or temporary) and schedules orders. */
   async prepare(config: WharfConfig): Promise<WharfConfig> {
     const out = structuredClone(config);
-    const autoSites = out.sites.filter((s) => s.tls?.auto);
+    const autoSites = out.sites.filter((s) => s.tls?.source === "acme");
     if (autoSites.length === 0) return out;
     const cfg = out.server.acme;
     if (this.#cfg && JSON.stringify(this.#cfg) !== JSON.stringify(cfg)) this.#client = undefined;
