@@ -137,29 +137,17 @@ const hsts = z
   .default(false)
   .transform((v) => (v === false ? null : Math.floor(v / 1000)));
 
+/** The canonical TLS block of a site whose certificate the primary provides. */
+function managedTls(source: "acme" | "internal") {
+  return { source, cert: null, key: null, hsts: null, redirect_http: [] as string[] };
+}
+
 function siteTls(ctx: SchemaContext) {
   return z
     .union([
-      // Certificates obtained and renewed automatically (ACME).
-      z
-        .literal("auto")
-        .transform(() => ({
-          source: "acme" as const,
-          cert: null,
-          key: null,
-          hsts: null,
-          redirect_http: [] as string[],
-        })),
-      // Certificates from wharf's own CA (localhost, LAN, development).
-      z
-        .literal("internal")
-        .transform(() => ({
-          source: "internal" as const,
-          cert: null,
-          key: null,
-          hsts: null,
-          redirect_http: [] as string[],
-        })),
+      // Certificates obtained and renewed automatically (ACME), or from wharf's own CA.
+      z.literal("auto").transform(() => managedTls("acme")),
+      z.literal("internal").transform(() => managedTls("internal")),
       z
         .strictObject({
           source: z.enum(["acme", "internal"]),
