@@ -1,11 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type {
-  Http2ServerRequest,
-  Http2ServerResponse,
-  IncomingHttpHeaders,
-  ServerHttp2Stream,
-} from "node:http2";
-import { STATUS_TEXT } from "../core/errors.ts";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { parseHostHeader } from "./host.ts";
 import type { HttpLimits } from "./limits.ts";
 import { rawResponse } from "./raw-response.ts";
@@ -92,47 +86,5 @@ function reject(res: AnyResponse, status: number): undefined {
     String(body.length),
   ]);
   res.end(body);
-  return undefined;
-}
-
-/**
- * The same checks for a request on an HTTP/2 stream (core API): target length, header
- * block size, declared body size, `:authority`; CONNECT (no extended CONNECT here) is 405.
- */
-export function admitStream(
-  stream: ServerHttp2Stream,
-  headers: IncomingHttpHeaders,
-  raw: string[],
-  limits: HttpLimits,
-): Admitted | undefined {
-  const target = (headers[":path"] as string | undefined) ?? "";
-  const method = headers[":method"];
-  if (method === "CONNECT") return rejectStream(stream, 405);
-  if (target.length > limits.maxUriLength) return rejectStream(stream, 414);
-  let size = 0;
-  for (let i = 0; i < raw.length; i += 2) size += raw[i]!.length + raw[i + 1]!.length + 4;
-  if (size > limits.maxHeaderSize + limits.maxUriLength) return rejectStream(stream, 431);
-  const cl = headers["content-length"];
-  if (cl !== undefined && Number(cl) > limits.maxBodySize) return rejectStream(stream, 413);
-  if (target === "*" && method === "OPTIONS") {
-    stream.respond({ ":status": 204, allow: "GET, HEAD, OPTIONS" }, { endStream: true });
-    return undefined;
-  }
-  if (target.charCodeAt(0) !== 47) return rejectStream(stream, 400);
-  const host = parseHostHeader((headers[":authority"] as string | undefined) ?? headers.host ?? "");
-  if (host === undefined) return rejectStream(stream, 400);
-  return { target, host };
-}
-
-function rejectStream(stream: ServerHttp2Stream, status: number): undefined {
-  const body = `${status} ${STATUS_TEXT[status] ?? "Error"}\n`;
-  if (!stream.destroyed && !stream.headersSent) {
-    stream.respond({
-      ":status": status,
-      "content-type": "text/plain; charset=utf-8",
-      "content-length": Buffer.byteLength(body),
-    });
-    stream.end(body);
-  }
   return undefined;
 }

@@ -7,11 +7,10 @@ import {
 } from "node:http2";
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import type { Logger } from "../core/logger.ts";
-import { admit, admitStream } from "./admit.ts";
+import { admit } from "./admit.ts";
 import type { RequestListener } from "./exchange.ts";
 import type { Engine } from "./h1-node.ts";
 import { NodeExchange } from "./h1-node-exchange.ts";
-import { H2Exchange } from "./h2-exchange.ts";
 import type { HttpLimits } from "./limits.ts";
 
 /** Mozilla's "intermediate" TLS 1.2 cipher suites (TLS 1.3 suites are OpenSSL's defaults). */

@@ -214,48 +214,52 @@ sites:
   });
 });
 
-test("HTTP/2 clients get GOAWAY on shutdown and their in-flight stream completes", async () => {
-  const tree = makeTree({ "big.bin": Buffer.alloc(8 * 1024 * 1024, 3) });
-  const c = makeCert(tree.dir, "c", ["localhost", "127.0.0.1"]);
-  const w = await startWharf([
-    "serve",
-    tree.dir,
-    "--listen",
-    "127.0.0.1:{port}",
-    "--workers",
-    "1",
-    "--quiet",
-    "--tls-cert",
-    c.cert,
-    "--tls-key",
-    c.key,
-  ]);
-  try {
-    const s = await h2session(`https://127.0.0.1:${w.port}`, readFileSync(c.cert));
-    let goaway = false;
-    s.on("goaway", () => {
-      goaway = true;
-    });
-    const req = s.request({ ":path": "/big.bin" });
-    let size = 0;
-    const done = new Promise<void>((resolve) => {
-      req.on("data", (d: Buffer) => {
-        size += d.length;
-        req.pause();
-        setTimeout(() => req.resume(), 2);
+test(
+  "HTTP/2 clients get GOAWAY on shutdown and their in-flight stream completes",
+  { timeout: 20_000 },
+  async () => {
+    const tree = makeTree({ "big.bin": Buffer.alloc(8 * 1024 * 1024, 3) });
+    const c = makeCert(tree.dir, "c", ["localhost", "127.0.0.1"]);
+    const w = await startWharf([
+      "serve",
+      tree.dir,
+      "--listen",
+      "127.0.0.1:{port}",
+      "--workers",
+      "1",
+      "--quiet",
+      "--tls-cert",
+      c.cert,
+      "--tls-key",
+      c.key,
+    ]);
+    try {
+      const s = await h2session(`https://127.0.0.1:${w.port}`, readFileSync(c.cert));
+      let goaway = false;
+      s.on("goaway", () => {
+        goaway = true;
       });
-      req.on("end", () => resolve());
-      req.on("error", () => resolve());
-    });
-    await new Promise((r) => req.once("response", r));
-    const code = w.stop();
-    await done;
-    assert.equal(size, 8 * 1024 * 1024);
-    assert.ok(goaway, "GOAWAY received");
-    assert.equal(await code, 0);
-    s.close();
-  } finally {
-    await w.stop();
-    tree.cleanup();
-  }
-});
+      const req = s.request({ ":path": "/big.bin" });
+      let size = 0;
+      const done = new Promise<void>((resolve) => {
+        req.on("data", (d: Buffer) => {
+          size += d.length;
+          req.pause();
+          setTimeout(() => req.resume(), 2);
+        });
+        req.on("end", () => resolve());
+        req.on("error", () => resolve());
+      });
+      await new Promise((r) => req.once("response", r));
+      const code = w.stop();
+      await done;
+      assert.equal(size, 8 * 1024 * 1024);
+      assert.ok(goaway, "GOAWAY received");
+      assert.equal(await code, 0);
+      s.close();
+    } finally {
+      await w.stop();
+      tree.cleanup();
+    }
+  },
+);
