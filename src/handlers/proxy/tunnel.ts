@@ -96,8 +96,17 @@ export function tunnel(
       };
       upstream.on("error", close);
       client.on("error", close);
-      upstream.on("close", () => client.end());
-      client.on("close", () => upstream.end());
+      // A tunnel lives as long as both ends: when one closes, the other is closed too. When
+      // one only half-closes (its FIN was passed on by pipe), the other gets a moment to
+      // finish, then both go: a half-open peer would otherwise hold the worker forever.
+      upstream.on("close", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+      let linger: NodeJS.Timeout | undefined;
+      const onEnd = () => {
+        linger ??= setTimeout(close, 2000);
+      };
+      upstream.once("end", onEnd);
+      client.once("end", onEnd);
       resolve();
     };
     upstream.on("data", onData);
