@@ -101,9 +101,11 @@ export function tunnel(
       // finish, then both go: a half-open peer would otherwise hold the worker forever.
       upstream.on("close", () => client.destroy());
       client.on("close", () => upstream.destroy());
-      let linger: NodeJS.Timeout | undefined;
+      let lingering = false;
       const onEnd = () => {
-        linger ??= setTimeout(close, 2000);
+        if (lingering) return;
+        lingering = true;
+        setTimeout(close, 2000).unref();
       };
       upstream.once("end", onEnd);
       client.once("end", onEnd);
