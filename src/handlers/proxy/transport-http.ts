@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { Pool } from "undici";
+import { isIP } from "node:net";
+import { buildConnector, Pool } from "undici";
 import type { UpstreamAddress } from "./address.ts";
 import {
   classify,
@@ -20,23 +21,29 @@ export function httpTransport(addr: UpstreamAddress, opts: HttpTransportOptions)
   const origin = addr.socketPath
     ? "http://localhost"
     : `${addr.tls ? "https" : "http"}://${addr.host!.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
+  const base = buildConnector({
+    timeout: opts.timeouts.connect,
+    ...(addr.socketPath ? { socketPath: addr.socketPath } : {}),
+    ...(addr.tls
+      ? {
+          rejectUnauthorized: opts.tls.verify,
+          ...(opts.tls.ca ? { ca: readFileSync(opts.tls.ca) } : {}),
+        }
+      : {}),
+  });
+  // The TLS name (SNI and the name the certificate must carry) is the upstream's own, or
+  // tls.server_name; never the client's Host, which undici would otherwise take from the
+  // forwarded header.
+  const tlsName = opts.tls.serverName ?? (addr.host && isIP(addr.host) === 0 ? addr.host : undefined);
+  const connect: buildConnector.connector = (o, cb) =>
+    base({ ...o, servername: tlsName ?? "", ...(tlsName ? {} : { hostname: addr.host ?? o.hostname }) }, cb);
   const pool = new Pool(origin, {
     connections: opts.maxConnections,
     pipelining: 1,
     keepAliveTimeout: 30_000,
     headersTimeout: opts.timeouts.header,
     bodyTimeout: opts.timeouts.read,
-    connect: {
-      timeout: opts.timeouts.connect,
-      ...(addr.socketPath ? { socketPath: addr.socketPath } : {}),
-      ...(addr.tls
-        ? {
-            rejectUnauthorized: opts.tls.verify,
-            ...(opts.tls.ca ? { ca: readFileSync(opts.tls.ca) } : {}),
-            ...(opts.tls.serverName ? { servername: opts.tls.serverName } : {}),
-          }
-        : {}),
-    },
+    connect,
   });
   return {
     async request(req: UpstreamRequest): Promise<UpstreamResponse> {
@@ -49,7 +56,10 @@ export function httpTransport(addr: UpstreamAddress, opts: HttpTransportOptions)
           headers: flat,
           body: req.body ?? null,
           signal: req.signal,
-        });
+          // A fixed name: undici would reconnect to an https upstream whenever the Host
+          // header (and so its idea of the server name) changes between requests.
+          servername: tlsName ?? "upstream",
+        } as Parameters<typeof pool.request>[0]);
         const headers: [string, string][] = [];
         for (const [k, v] of Object.entries(r.headers)) {
           if (Array.isArray(v)) for (const one of v) headers.push([k, one]);
