@@ -97,6 +97,7 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
       internal.stop();
       await apps.stopAll();
     },
+    onFatal: (message) => process.stderr.write(`wharf: cannot start: ${message}\n`),
     onListening: (c) => {
       control = c;
       acme.start();

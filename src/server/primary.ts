@@ -14,6 +14,8 @@ export interface PrimaryOptions {
   reload?: () => Promise<WharfConfig>;
   /** Runs once every worker has exited on shutdown (stops supervised apps). */
   afterStop?: () => Promise<void>;
+  /** Told why the server could not start (the CLI prints it as one line). */
+  onFatal?: (message: string) => void;
   /** Called once every worker listens, with the means to reach the workers later. */
   onListening?: (control: PrimaryControl) => void;
 }
@@ -75,6 +77,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       if (msg.type === "failed") {
         if (!started) {
           log.error("cannot start", { error: msg.error, code: msg.code });
+          opts.onFatal?.(msg.error);
           void shutdown(1);
           return;
         }
