@@ -8,8 +8,8 @@ import { ConfigError, WharfError } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
 import { AppSupervisor } from "../server/apps.ts";
 import { type PrimaryControl, runPrimary } from "../server/primary.ts";
-import { AcmeManager } from "../tls/acme.ts";
-import { ensureInternalCa, InternalCerts } from "../tls/internal-certs.ts";
+import type { AcmeManager } from "../tls/acme.ts";
+import type { InternalCerts } from "../tls/internal-certs.ts";
 import { trust } from "./trust.ts";
 import { MAIN_HELP, PROXY_HELP, RUN_HELP, SERVE_HELP, TRUST_HELP, VALIDATE_HELP } from "./usage.ts";
 
@@ -63,23 +63,36 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
   // The config as loaded; apps and ACME fill in upstreams and certificate paths from it.
   let loaded = config;
   const apps = new AppSupervisor(log);
-  const acme = new AcmeManager(log, {
-    publish: (token, keyAuthorization) =>
-      control?.broadcast({ type: "acme-http01", token, keyAuthorization }),
-    updated: () => {
-      void prepare(loaded).then(
-        (c) => control?.push(c),
-        (err: unknown) => log.error("cannot apply the new certificate", { err }),
-      );
-    },
-  });
-  const internal = new InternalCerts(log, () => {
+  const refresh = (what: string) => () => {
     void prepare(loaded).then(
       (c) => control?.push(c),
-      (err: unknown) => log.error("cannot renew internal certificates", { err }),
+      (err: unknown) => log.error(`cannot apply ${what}`, { err }),
     );
-  });
-  const prepare = async (c: WharfConfig) => internal.prepare(await acme.prepare(await apps.prepare(c)));
+  };
+  // The certificate machinery (acme-client, X.509 generation) is loaded only when a site
+  // needs it: it would cost every start-up a few hundred milliseconds.
+  let acme: AcmeManager | undefined;
+  let internal: InternalCerts | undefined;
+  const prepare = async (c: WharfConfig) => {
+    let out = await apps.prepare(c);
+    if (out.sites.some((s) => s.tls?.source === "acme")) {
+      acme ??= new (await import("../tls/acme.ts")).AcmeManager(log, {
+        publish: (token, keyAuthorization) =>
+          control?.broadcast({ type: "acme-http01", token, keyAuthorization }),
+        updated: refresh("the new certificate"),
+      });
+      if (control) acme.start();
+      out = await acme.prepare(out);
+    }
+    if (out.sites.some((s) => s.tls?.source === "internal")) {
+      internal ??= new (await import("../tls/internal-certs.ts")).InternalCerts(
+        log,
+        refresh("renewed internal certificates"),
+      );
+      out = await internal.prepare(out);
+    }
+    return out;
+  };
   let prepared: WharfConfig;
   try {
     prepared = await prepare(config);
@@ -93,14 +106,14 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
     workers: w === "auto" ? availableParallelism() : w,
     log,
     afterStop: async () => {
-      acme.stop();
-      internal.stop();
+      acme?.stop();
+      internal?.stop();
       await apps.stopAll();
     },
     onFatal: (message) => process.stderr.write(`wharf: cannot start: ${message}\n`),
     onListening: (c) => {
       control = c;
-      acme.start();
+      acme?.start();
     },
     ...(reload
       ? {
@@ -210,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
     case "trust": {
       const { values } = parse(rest, {});
       if (values.help) return help(TRUST_HELP);
-      const root = await ensureInternalCa();
+      const root = await (await import("../tls/internal-certs.ts")).ensureInternalCa();
       process.stdout.write(`${await trust(root)}\n`);
       return 0;
     }

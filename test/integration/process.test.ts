@@ -204,7 +204,10 @@ test("a port already in use is a one-line error and a non-zero exit", async () =
     const r = await runWharf(["serve", ".", "--listen", `127.0.0.1:${port}`, "--workers", "1", "--quiet"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /"msg":"cannot start".*EADDRINUSE/);
-    assert.match(r.stderr, /^wharf: cannot start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/m);
+    assert.match(
+      r.stderr,
+      /^wharf: cannot start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/m,
+    );
   } finally {
     holder.close();
   }
