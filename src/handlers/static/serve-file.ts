@@ -20,13 +20,9 @@ export function serveRepresentation(
   body: () => Readable | undefined,
   status = 200,
 ): void {
-  ex.setHeader("Content-Type", entry.type);
   ex.setHeader("Last-Modified", entry.lastModified);
   ex.setHeader("ETag", rep.etag);
-  ex.setHeader("X-Content-Type-Options", "nosniff");
-  if (rep.coding) ex.setHeader("Content-Encoding", rep.coding);
   const rangeable = rep.size >= 0 && status === 200;
-  if (rangeable) ex.setHeader("Accept-Ranges", "bytes");
 
   if (status === 200) {
     const pre = evaluatePreconditions(
@@ -39,15 +35,14 @@ export function serveRepresentation(
       { etag: rep.etag, mtimeSec: entry.mtimeSec },
       true,
     );
-    if (pre === 304) {
-      ex.removeHeader("Content-Type");
-      ex.removeHeader("Accept-Ranges");
-      ex.removeHeader("Content-Encoding");
-      ex.send(304);
-      return;
-    }
+    // A 304 carries the validators (and Cache-Control, Vary set before), not the representation's metadata.
+    if (pre === 304) return ex.send(304);
     if (pre === 412) return sendError(ex, 412);
   }
+  ex.setHeader("Content-Type", entry.type);
+  ex.setHeader("X-Content-Type-Options", "nosniff");
+  if (rep.coding) ex.setHeader("Content-Encoding", rep.coding);
+  if (rangeable) ex.setHeader("Accept-Ranges", "bytes");
 
   const rangeHeader = rangeable && ex.method === "GET" ? ex.header("range") : undefined;
   if (rangeHeader !== undefined) {
