@@ -3,11 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 import { needs } from "../helpers/tools.ts";
 import { startExampleSite } from "./example-site.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
 
 test(
   "headless Chromium loads the example site with no failed request or console error, and revalidates with 304",
@@ -15,19 +13,7 @@ test(
   async () => {
     const w = await startExampleSite();
     const profile = mkdtempSync(join(tmpdir(), "wharf-chromium-"));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    });
+    const context = await launchChromium(profile);
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       const failed: string[] = [];

@@ -4,7 +4,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 import { h2request, h2session } from "../helpers/h2.ts";
 import { needs } from "../helpers/tools.ts";
 import { makeTree, ROOT, runWharf, startWharf } from "../helpers/wharf.ts";
@@ -51,7 +51,7 @@ test("tls internal: a root and intermediate made once, a leaf per site, verified
 
 test(
   "headless Chromium loads the example site over HTTP/2 with the internal CA trusted",
-  needs("/usr/bin/chromium", "certutil"),
+  needs(CHROMIUM, "certutil"),
   async () => {
     const tree = makeTree({});
     const env = { WHARF_DATA_DIR: join(tree.dir, "data") };
@@ -85,31 +85,13 @@ test(
       "-i",
       join(tree.dir, "data/internal-ca/root.crt"),
     ]);
-    const context = await chromium.launchPersistentContext(join(tree.dir, "profile"), {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      env: { ...process.env, HOME: home },
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    });
+    const context = await launchChromium(join(tree.dir, "profile"), { ...process.env, HOME: home });
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       const failed: string[] = [];
-      const protocols = new Set<string>();
       page.on("requestfailed", (r) => failed.push(`${r.url()} ${r.failure()?.errorText}`));
       page.on("console", (m) => {
         if (m.type() === "error") failed.push(m.text());
-      });
-      page.on("response", async (r) => {
-        const h = await r.allHeaders();
-        protocols.add(String(h[":status"] !== undefined ? "h2" : ""));
       });
       const res = await page.goto(`https://localhost:${w.port}/`, { waitUntil: "load" });
       assert.equal(res?.status(), 200);
