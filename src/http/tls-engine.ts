@@ -13,7 +13,11 @@ import type { Engine } from "./h1-node.ts";
 import { NodeExchange } from "./h1-node-exchange.ts";
 import type { HttpLimits } from "./limits.ts";
 
-/** Mozilla's "intermediate" TLS 1.2 cipher suites (TLS 1.3 suites are OpenSSL's defaults). */
+/**
+ * Mozilla's "intermediate" TLS 1.2 cipher suites (TLS 1.3 suites are OpenSSL's defaults),
+ * in this order of preference, which the server enforces (all are strong; enforcing it is
+ * what TLS scanners such as testssl.sh expect).
+ */
 export const INTERMEDIATE_CIPHERS = [
   "ECDHE-ECDSA-AES128-GCM-SHA256",
   "ECDHE-RSA-AES128-GCM-SHA256",
@@ -37,7 +41,7 @@ export function secureContextFor(
     minVersion: "TLSv1.2",
     ciphers: INTERMEDIATE_CIPHERS,
     ecdhCurve: "X25519:prime256v1:secp384r1",
-    honorCipherOrder: false,
+    honorCipherOrder: true,
   };
   return { context: createSecureContext(options), options };
 }
@@ -71,7 +75,7 @@ export function createTlsEngine(
     minVersion: "TLSv1.2",
     ciphers: INTERMEDIATE_CIPHERS,
     ecdhCurve: "X25519:prime256v1:secp384r1",
-    honorCipherOrder: false,
+    honorCipherOrder: true,
     SNICallback: (name, cb) =>
       cb(null, selection.current.contextFor(name.toLowerCase()) ?? selection.current.defaultContext),
     // The default certificate: for clients that send no SNI (or an IP address).

@@ -2,7 +2,12 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 
 /** A self-signed certificate (EC P-256) for `names` made with openssl; returns the PEM paths. */
-export function makeCert(dir: string, name: string, names: string[]): { cert: string; key: string } {
+export function makeCert(
+  dir: string,
+  name: string,
+  names: string[],
+  days = 2,
+): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   const san = names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
@@ -21,7 +26,7 @@ export function makeCert(dir: string, name: string, names: string[]): { cert: st
       "-out",
       cert,
       "-days",
-      "2",
+      String(days),
       "-subj",
       `/CN=${names[0]}`,
       "-addext",
