@@ -37,30 +37,42 @@ const limits = z
   })
   .prefault({});
 
-const acme = z
-  .strictObject({
-    /** The ACME directory (RFC 8555): Let's Encrypt by default, or staging, or any ACME CA. */
-    directory: z.string().url().default("https://acme-v02.api.letsencrypt.org/directory"),
-    email: z.string().email().optional(),
-    /** Where account keys and certificates are kept (default: $XDG_DATA_HOME/wharf). */
-    data_dir: z.string().min(1).optional(),
-    /** External Account Binding, for CAs that require it. */
-    eab: z.strictObject({ kid: z.string().min(1), hmac_key: z.string().min(1) }).optional(),
-    /** Plain-HTTP addresses that answer HTTP-01 challenges and redirect to https. */
-    http_listen: z.array(listenAddress).min(1).default([":80"]),
-  })
-  .prefault({});
+const acme = (ctx: SchemaContext) =>
+  z
+    .strictObject({
+      /** The ACME directory (RFC 8555): Let's Encrypt by default, or staging, or any ACME CA. */
+      directory: z.string().url().default("https://acme-v02.api.letsencrypt.org/directory"),
+      email: z.string().email().optional(),
+      /** Where account keys and certificates are kept (default: $XDG_DATA_HOME/wharf). */
+      data_dir: z
+        .string()
+        .min(1)
+        .transform((d) => resolve(ctx.baseDir, d))
+        .optional(),
+      /** External Account Binding, for CAs that require it. */
+      eab: z.strictObject({ kid: z.string().min(1), hmac_key: z.string().min(1) }).optional(),
+      /** Plain-HTTP addresses that answer HTTP-01 challenges and redirect to https. */
+      http_listen: z.array(listenAddress).min(1).default([":80"]),
+      /** How far into a certificate's lifetime it is renewed. */
+      renewal_ratio: z
+        .number()
+        .gt(0)
+        .lt(1)
+        .default(2 / 3),
+    })
+    .prefault({});
 
-const server = z
-  .strictObject({
-    acme,
-    workers: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
-    engine: z.literal("node").default("node"),
-    log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
-    shutdown_timeout: duration.default(10_000),
-    limits,
-  })
-  .prefault({});
+const server = (ctx: SchemaContext) =>
+  z
+    .strictObject({
+      acme: acme(ctx),
+      workers: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
+      engine: z.literal("node").default("node"),
+      log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+      shutdown_timeout: duration.default(10_000),
+      limits,
+    })
+    .prefault({});
 
 const match = z
   .strictObject({
@@ -188,7 +200,7 @@ function site(ctx: SchemaContext) {
 /** The schema of a whole configuration; relative paths resolve against `ctx.baseDir`. */
 export function configSchema(ctx: SchemaContext) {
   return z
-    .strictObject({ server, sites: z.array(site(ctx)).min(1) })
+    .strictObject({ server: server(ctx), sites: z.array(site(ctx)).min(1) })
     .superRefine((c, issue) => {
       c.sites.forEach((s, i) => {
         if (s.tls?.source !== "acme") return;

@@ -76,6 +76,7 @@ export interface AcmeConfig {
   data_dir?: string | undefined;
   eab?: { kid: string; hmac_key: string } | undefined;
   http_listen: string[];
+  renewal_ratio: number;
 }
 
 export interface ServerConfig {

@@ -32,14 +32,18 @@ settings.retryDefaultDelay = 1;
 const RETRY_MIN = 30_000;
 const RETRY_MAX = 3_600_000;
 
-/** When a certificate should be renewed: two thirds into its lifetime, with a little jitter. */
-export function renewalTime(pem: string | Buffer, now = Date.now()): number {
+/**
+ * When a certificate should be renewed: at `ratio` of its lifetime (two thirds by
+ * default), give or take 1 % of that time, so that many certificates issued together do
+ * not all renew in the same second.
+ */
+export function renewalTime(pem: string | Buffer, ratio = 2 / 3, now = Date.now()): number {
   const c = new X509Certificate(pem);
   const from = Date.parse(c.validFrom);
   const to = Date.parse(c.validTo);
-  const life = to - from;
-  const jitter = (Math.random() - 0.5) * 0.02 * life;
-  return Math.max(now, from + (life * 2) / 3 + jitter);
+  const window = (to - from) * ratio;
+  const jitter = (Math.random() - 0.5) * 0.02 * window;
+  return Math.max(now, from + window + jitter);
 }
 
 /**
@@ -90,7 +94,7 @@ export class AcmeManager {
       const certPath = join(m.dir, "cert.pem");
       const keyPath = join(m.dir, "key.pem");
       if (existsSync(certPath) && existsSync(keyPath)) {
-        const when = renewalTime(readFileSync(certPath));
+        const when = renewalTime(readFileSync(certPath), cfg.renewal_ratio);
         this.#log.info("certificate loaded from storage", { names, renew_at: new Date(when).toISOString() });
         this.#schedule(m, when - Date.now());
         site.tls!.cert = certPath;
@@ -189,7 +193,7 @@ export class AcmeManager {
       const cert = await client.getCertificate(finalized);
       writeAtomic(join(m.dir, "key.pem"), key);
       writeAtomic(join(m.dir, "cert.pem"), cert, 0o644);
-      const when = renewalTime(cert);
+      const when = renewalTime(cert, cfg.renewal_ratio);
       this.#log.info("certificate obtained", { names: m.names, renew_at: new Date(when).toISOString() });
       m.backoff = RETRY_MIN;
       this.#schedule(m, when - Date.now());

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
@@ -8,11 +8,14 @@ import { type Pebble, startPebble } from "../helpers/pebble.ts";
 import { needs } from "../helpers/tools.ts";
 import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
 
-function servedCert(port: number, name: string): Promise<{ issuer: string; subject: string }> {
+function servedCert(
+  port: number,
+  name: string,
+): Promise<{ issuer: string; subject: string; serial: string }> {
   return new Promise((resolve, reject) => {
     const s = tlsConnect({ host: "127.0.0.1", port, servername: name, rejectUnauthorized: false }, () => {
       const c = s.getPeerCertificate();
-      resolve({ issuer: String(c.issuer.CN), subject: String(c.subject.CN) });
+      resolve({ issuer: String(c.issuer.CN), subject: String(c.subject.CN), serial: c.serialNumber });
       s.end();
     });
     s.on("error", reject);
@@ -60,6 +63,44 @@ describe(
     after(async () => {
       await pebble?.stop();
       tree?.cleanup();
+    });
+
+    test("renews at the configured share of the lifetime and serves the new certificate", async () => {
+      const port = await freePort();
+      const file = join(tree.dir, "renew.yaml");
+      // Pebble's certificates live five years; 2e-8 of that is about three seconds.
+      writeFileSync(
+        file,
+        `server:
+  workers: 2
+  acme: { directory: "${pebble.directory}", http_listen: ["127.0.0.1:${httpPort}"], data_dir: renew-data, renewal_ratio: 0.00000002 }
+sites:
+  - hosts: [renew.test]
+    listen: ["127.0.0.1:${port}"]
+    tls: auto
+    routes:
+      - static: { root: www }
+`,
+      );
+      const w = await startWharf(["run", "--config", file], {
+        port: httpPort,
+        env: { NODE_EXTRA_CA_CERTS: pebble.caFile },
+      });
+      try {
+        await w.waitForLog("certificate obtained", 0, 30_000);
+        let mark = w.stderr().length;
+        await w.waitForLog("config reloaded", 0);
+        const first = await servedCert(port, "renew.test");
+        assert.match(first.issuer, /Pebble/i);
+        mark = w.stderr().indexOf('"certificate obtained"') + 1;
+        await w.waitForLog("certificate obtained", mark, 30_000);
+        await w.waitForLog("config reloaded", w.stderr().lastIndexOf('"certificate obtained"'), 10_000);
+        const second = await servedCert(port, "renew.test");
+        assert.match(second.issuer, /Pebble/i);
+        assert.notEqual(second.serial, first.serial, "the renewed certificate is served");
+      } finally {
+        await w.stop();
+      }
     });
 
     test("issues by HTTP-01, serves the certificate, keeps keys private, reuses it after a restart", async () => {
