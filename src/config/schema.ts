@@ -151,7 +151,7 @@ const hsts = z
 
 /** The canonical TLS block of a site whose certificate the primary provides. */
 function managedTls(source: "acme" | "internal") {
-  return { source, cert: null, key: null, hsts: null, redirect_http: [] as string[] };
+  return { source, cert: null, key: null, hsts: null, redirect_http: [] as string[], client_ca: null };
 }
 
 function siteTls(ctx: SchemaContext) {
@@ -163,6 +163,7 @@ function siteTls(ctx: SchemaContext) {
       z
         .strictObject({
           source: z.enum(["acme", "internal"]),
+          client_ca: fsPath(ctx, "file").nullable().default(null),
           hsts,
           /** Plain-HTTP addresses for redirects (default: server.acme.http_listen). */
           redirect_http: z.array(listenAddress).default([]),
@@ -177,6 +178,8 @@ function siteTls(ctx: SchemaContext) {
           hsts,
           /** Plain-HTTP addresses where requests for this site's hosts get a 308 to https. */
           redirect_http: z.array(listenAddress).default([]),
+          /** Require client certificates signed by this CA (PEM) — mutual TLS. */
+          client_ca: fsPath(ctx, "file").nullable().default(null),
         })
         .transform((t) => ({ ...t, source: "files" as const })),
     ])

@@ -58,6 +58,8 @@ export interface SiteTlsConfig {
   /** Strict-Transport-Security max-age in seconds, or null. */
   hsts: number | null;
   redirect_http: string[];
+  /** CA (PEM file) whose client certificates are required (mutual TLS), or null. */
+  client_ca: string | null;
 }
 
 export interface LimitsConfig {

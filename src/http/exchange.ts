@@ -54,6 +54,8 @@ export interface Exchange {
   /** Registers a hook run once just before the head goes out (response filters). */
   onHead(hook: HeadHook): void;
 
+  /** Over TLS: whether the client presented a certificate the site's CA verified. */
+  readonly clientVerified: boolean;
   /** Calls `cb` once the exchange is over: response sent, or connection gone. */
   onDone(cb: (ex: Exchange) => void): void;
 

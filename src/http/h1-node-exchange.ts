@@ -83,6 +83,10 @@ export class NodeExchange implements Exchange {
     return req.pipe(counter);
   }
 
+  get clientVerified(): boolean {
+    return (this.req.socket as { authorized?: boolean }).authorized === true;
+  }
+
   get upgradeable(): boolean {
     return this.upgradeSocket !== undefined && !this.answered;
   }

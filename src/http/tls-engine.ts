@@ -34,6 +34,7 @@ export const INTERMEDIATE_CIPHERS = [
 export function secureContextFor(
   cert: Buffer,
   key: Buffer,
+  clientCa?: Buffer,
 ): { context: SecureContext; options: SecureContextOptions } {
   const options: SecureContextOptions = {
     cert,
@@ -42,6 +43,8 @@ export function secureContextFor(
     ciphers: INTERMEDIATE_CIPHERS,
     ecdhCurve: "X25519:prime256v1:secp384r1",
     honorCipherOrder: true,
+    // With mutual TLS, the CA client certificates are checked against (and named to clients).
+    ...(clientCa ? { ca: clientCa } : {}),
   };
   return { context: createSecureContext(options), options };
 }
@@ -55,6 +58,8 @@ export interface TlsSelection {
   /** The same, as options (a listener re-reads them when a reload changes the default). */
   defaultOptions: SecureContextOptions;
   ticketKeys: Buffer;
+  /** Ask clients for certificates (some site on this address wants mutual TLS). */
+  requestCert: boolean;
 }
 
 /**
@@ -72,6 +77,9 @@ export function createTlsEngine(
   const h1Sockets = new Set<TLSSocket>();
   const server = createSecureServer({
     allowHTTP1: true,
+    // Certificates are checked per site (the site decides); the handshake never fails for them.
+    requestCert: selection.current.requestCert,
+    rejectUnauthorized: false,
     minVersion: "TLSv1.2",
     ciphers: INTERMEDIATE_CIPHERS,
     ecdhCurve: "X25519:prime256v1:secp384r1",

@@ -14,6 +14,8 @@ export interface CompiledSite {
   errorPages: ErrorPages | undefined;
   /** The Strict-Transport-Security value for HTTPS responses, when the site asks for it. */
   hsts: string | undefined;
+  /** Requests need a verified client certificate (mutual TLS). */
+  clientAuth: boolean;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export function compileSite(site: SiteConfig, log: Logger): CompiledSite {
       config: site,
       errorPages,
       hsts: site.tls?.hsts ? `max-age=${site.tls.hsts}` : undefined,
+      clientAuth: site.tls?.client_ca != null,
       handle: (ex) => dispatch(ex, 0),
       close,
     };

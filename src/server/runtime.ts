@@ -97,6 +97,9 @@ function makeDispatcher(
       ex.setHeader("Strict-Transport-Security", site.hsts);
     const logLine = accessLogs.get(site);
     if (logLine) ex.onDone(logLine);
+    if (site.clientAuth && !ex.clientVerified) {
+      return sendError(ex, 403, "this site needs a client certificate signed by its CA");
+    }
     const path = normalizePath(ex.rawPath);
     if (path === undefined) return sendError(ex, 400);
     ex.path = path;

@@ -24,10 +24,14 @@ export function buildTlsSelection(sites: SiteConfig[], keys: Buffer): TlsSelecti
   const byFiles = new Map<string, ReturnType<typeof secureContextFor>>();
   for (const s of sites) {
     if (!s.tls?.cert || !s.tls.key) continue;
-    const id = `${s.tls.cert}\0${s.tls.key}`;
+    const id = `${s.tls.cert}\0${s.tls.key}\0${s.tls.client_ca ?? ""}`;
     let made = byFiles.get(id);
     if (!made) {
-      made = secureContextFor(readFileSync(s.tls.cert), readFileSync(s.tls.key));
+      made = secureContextFor(
+        readFileSync(s.tls.cert),
+        readFileSync(s.tls.key),
+        s.tls.client_ca ? readFileSync(s.tls.client_ca) : undefined,
+      );
       byFiles.set(id, made);
     }
     fallback ??= made;
@@ -49,5 +53,6 @@ export function buildTlsSelection(sites: SiteConfig[], keys: Buffer): TlsSelecti
     defaultContext: fallback.context,
     defaultOptions: fallback.options,
     ticketKeys: keys,
+    requestCert: sites.some((s) => s.tls?.client_ca),
   };
 }
