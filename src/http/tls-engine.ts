@@ -4,6 +4,7 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
+  type ServerHttp2Stream,
 } from "node:http2";
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import type { Logger } from "../core/logger.ts";
@@ -107,10 +108,29 @@ export function createTlsEngine(
   };
   applyLimits();
 
+  // Open streams per session: once draining, a session whose last stream is done is closed
+  // outright rather than left to the client (which may keep a GOAWAY'd connection open).
+  const open = new Map<Http2Session, number>();
+  const closeIfIdle = (s: Http2Session) => {
+    if (draining && (open.get(s) ?? 0) === 0 && !s.destroyed) s.destroy();
+  };
   server.on("session", (s: Http2Session) => {
     sessions.add(s);
-    s.once("close", () => sessions.delete(s));
+    open.set(s, 0);
+    s.once("close", () => {
+      sessions.delete(s);
+      open.delete(s);
+    });
     if (draining) s.close();
+  });
+  server.on("stream", (stream: ServerHttp2Stream) => {
+    const s = stream.session;
+    if (!s) return;
+    open.set(s, (open.get(s) ?? 0) + 1);
+    stream.once("close", () => {
+      open.set(s, (open.get(s) ?? 1) - 1);
+      closeIfIdle(s);
+    });
   });
   server.on("secureConnection", (sock: TLSSocket) => {
     if (sock.alpnProtocol === "h2") return;
@@ -144,8 +164,11 @@ export function createTlsEngine(
     drain() {
       draining = true;
       server.close();
-      // GOAWAY to every HTTP/2 client; streams in flight finish.
-      for (const s of sessions) s.close();
+      // GOAWAY to every HTTP/2 client; streams in flight finish, then the session closes.
+      for (const s of sessions) {
+        s.close();
+        closeIfIdle(s);
+      }
       // HTTP/1.1 connections: idle ones close now, busy ones after their response.
       for (const sock of h1Sockets)
         if (!(sock as unknown as { _httpMessage?: unknown })._httpMessage) sock.end();
