@@ -200,6 +200,13 @@ sites:
     assert.equal((await run("curl", args("--http1.1"))).stdout, "1.1 200");
   });
 
+  test("nghttp (nghttp2's client) fetches over HTTP/2", needs("nghttp"), async () => {
+    const r = await run("nghttp", ["-nv", "--no-verify-peer", `https://127.0.0.1:${port}/small.txt`]);
+    assert.match(r.stdout, /:status: 200/);
+    assert.match(r.stdout, /recv HEADERS frame/);
+    assert.doesNotMatch(r.stdout, /connection: |keep-alive: |transfer-encoding: /i);
+  });
+
   test("openssl s_client: TLS 1.1 refused, h2 negotiated", needs("openssl"), async () => {
     const old = await run("sh", [
       "-c",
