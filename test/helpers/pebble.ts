@@ -38,6 +38,7 @@ export async function startPebble(
   httpPort: number,
   tlsPort: number,
   env: Record<string, string> = {},
+  extraConfig: Record<string, unknown> = {},
 ): Promise<Pebble> {
   const [acmePort, mgmtPort, dnsPort, ctsPort] = await Promise.all([
     freePort(),
@@ -59,6 +60,7 @@ export async function startPebble(
         tlsPort,
         ocspResponderURL: "",
         externalAccountBindingRequired: false,
+        ...extraConfig,
       },
     }),
   );

@@ -181,3 +181,62 @@ test(
     }
   },
 );
+
+test(
+  "External Account Binding: a CA that requires it issues with the configured kid and key",
+  needs("pebble"),
+  async () => {
+    const tree = makeTree({ "www/index.html": "eab\n" });
+    const [httpPort, tlsPort] = [await freePort(), await freePort()];
+    const hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+    const pebble = await startPebble(
+      tree.dir,
+      httpPort,
+      tlsPort,
+      {},
+      {
+        externalAccountBindingRequired: true,
+        externalAccountMACKeys: { "kid-1": hmac },
+      },
+    );
+    // `eab` is the extra flow-mapping text for server.acme (empty for none).
+    const config = (dataDir: string, eab: string) => `server:
+  workers: 1
+  acme: { directory: "${pebble.directory}", http_listen: ["127.0.0.1:${httpPort}"], data_dir: ${dataDir}${eab} }
+sites:
+  - hosts: [eab.test]
+    listen: ["127.0.0.1:${tlsPort}"]
+    tls: auto
+    routes: [{ static: { root: www } }]
+`;
+    try {
+      writeFileSync(join(tree.dir, "without.yaml"), config("data-none", ""));
+      let w = await startWharf(["run", "--config", join(tree.dir, "without.yaml")], {
+        port: httpPort,
+        env: { NODE_EXTRA_CA_CERTS: pebble.caFile },
+      });
+      try {
+        await w.waitForLog("certificate order failed; the site keeps its current certificate", 0, 30_000);
+      } finally {
+        await w.stop();
+      }
+      writeFileSync(
+        join(tree.dir, "with.yaml"),
+        config("data-eab", `, eab: { kid: kid-1, hmac_key: ${hmac} }`),
+      );
+      w = await startWharf(["run", "--config", join(tree.dir, "with.yaml")], {
+        port: httpPort,
+        env: { NODE_EXTRA_CA_CERTS: pebble.caFile },
+      });
+      try {
+        await w.waitForLog("certificate obtained", 0, 30_000);
+        assert.match((await servedCert(tlsPort, "eab.test")).issuer, /Pebble/i);
+      } finally {
+        await w.stop();
+      }
+    } finally {
+      await pebble.stop();
+      tree.cleanup();
+    }
+  },
+);
