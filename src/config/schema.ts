@@ -70,6 +70,8 @@ const server = (ctx: SchemaContext) =>
       engine: z.literal("node").default("node"),
       log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
       shutdown_timeout: duration.default(10_000),
+      /** How often the TLS session-ticket keys (shared by all workers) are replaced. */
+      ticket_key_rotation: duration.default(12 * 3_600_000),
       limits,
     })
     .prefault({});

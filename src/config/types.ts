@@ -89,6 +89,8 @@ export interface ServerConfig {
   log_level: "debug" | "info" | "warn" | "error";
   /** Time in-flight requests get to finish on shutdown, in ms. */
   shutdown_timeout: number;
+  /** Interval of TLS session-ticket key rotation, in ms. */
+  ticket_key_rotation: number;
   limits: LimitsConfig;
 }
 

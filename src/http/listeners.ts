@@ -111,6 +111,15 @@ export class ListenerPool {
     for (const e of slot.engines) e.applyLimits();
   }
 
+  /** New session-ticket keys for every TLS listener (old tickets then need a full handshake). */
+  setTicketKeys(keys: Buffer): void {
+    for (const slot of this.#slots.values()) {
+      if (!slot.tls) continue;
+      slot.tls.current.ticketKeys = keys;
+      for (const e of slot.engines) (e.server as import("node:tls").Server).setTicketKeys(keys);
+    }
+  }
+
   /** The ports actually bound (useful when a config asked for port 0). */
   boundAddresses(): string[] {
     const out: string[] = [];

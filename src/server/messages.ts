@@ -4,7 +4,8 @@ import type { WharfConfig } from "../config/types.ts";
 export type ToWorker =
   | { type: "config"; seq: number; config: WharfConfig }
   | { type: "shutdown"; timeout: number }
-  | { type: "acme-http01"; token: string; keyAuthorization: string | null };
+  | { type: "acme-http01"; token: string; keyAuthorization: string | null }
+  | { type: "ticket-keys"; keys: string };
 
 /** What a worker tells the primary. */
 export type ToPrimary =

@@ -46,7 +46,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   let restartDelay = 100;
 
   // Session-ticket keys shared by all workers, so TLS resumption works across them.
-  const ticketKeys = randomBytes(48).toString("hex");
+  let ticketKeys = randomBytes(48).toString("hex");
   const ext = extname(fileURLToPath(import.meta.url));
   cluster.setupPrimary({
     exec: fileURLToPath(new URL(`./worker-main${ext}`, import.meta.url)),
@@ -173,6 +173,13 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     };
 
     process.on("SIGHUP", () => void reload());
+    // New session-ticket keys now and then: a stolen key then only opens recent sessions.
+    const rotation = setInterval(() => {
+      ticketKeys = randomBytes(48).toString("hex");
+      for (const w of Object.values(cluster.workers ?? {}))
+        if (w) send(w, { type: "ticket-keys", keys: ticketKeys });
+    }, config.server.ticket_key_rotation);
+    rotation.unref();
     process.on("SIGTERM", () => void shutdown(0));
     process.on("SIGINT", () => void shutdown(0));
 

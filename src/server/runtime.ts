@@ -10,7 +10,7 @@ import type { TlsSelection } from "../http/tls-engine.ts";
 import { type CompiledSite, compileSite } from "../routing/compile.ts";
 import { SiteTable } from "../routing/site-table.ts";
 import { challengeFor } from "../tls/challenges.ts";
-import { buildTlsSelection, ticketKeys } from "../tls/sni.ts";
+import { buildTlsSelection, setTicketKeys, ticketKeys } from "../tls/sni.ts";
 import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
 
 /** One config load, compiled: a request listener per listen address, and what to release. */
@@ -164,6 +164,11 @@ export class ServerHost {
     await this.#pool.closeExcept(new Set(next.listeners.keys()));
     // In-flight requests still use the old handlers and logs: release them once those are done.
     if (old) setTimeout(() => void old.close(), next.limits.requestTimeout).unref();
+  }
+
+  setTicketKeys(keys: Buffer): void {
+    setTicketKeys(keys);
+    this.#pool.setTicketKeys(keys);
   }
 
   boundAddresses(): string[] {

@@ -28,6 +28,8 @@ process.on("message", (msg: ToWorker) => {
     );
   } else if (msg.type === "shutdown") {
     void stop(msg.timeout);
+  } else if (msg.type === "ticket-keys") {
+    host.setTicketKeys(Buffer.from(msg.keys, "hex"));
   } else if (msg.type === "acme-http01") {
     setChallenge(msg.token, msg.keyAuthorization);
   }

@@ -9,8 +9,16 @@ import { secureContextFor, type TlsSelection } from "../http/tls-engine.ts";
  * environment), so a resumed session works whichever worker the client reaches.
  */
 export function ticketKeys(): Buffer {
+  if (rotated) return rotated;
   const hex = process.env.WHARF_TICKET_KEYS;
   return hex && hex.length === 96 ? Buffer.from(hex, "hex") : randomBytes(48);
+}
+
+let rotated: Buffer | undefined;
+
+/** Records keys the primary rotated in (listeners built later use them too). */
+export function setTicketKeys(keys: Buffer): void {
+  rotated = keys;
 }
 
 /**
