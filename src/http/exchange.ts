@@ -56,6 +56,11 @@ export interface Exchange {
 
   /** Over TLS: whether the client presented a certificate the site's CA verified. */
   readonly clientVerified: boolean;
+  /**
+   * Closes the connection after this response (HTTP/1.1), e.g. when the rest of a request
+   * body will not be read; on HTTP/2 only the stream ends, so there is nothing to do.
+   */
+  closeConnection(): void;
   /** Calls `cb` once the exchange is over: response sent, or connection gone. */
   onDone(cb: (ex: Exchange) => void): void;
 

@@ -83,6 +83,10 @@ export class NodeExchange implements Exchange {
     return req.pipe(counter);
   }
 
+  closeConnection(): void {
+    this.#closeAfter = true;
+  }
+
   get clientVerified(): boolean {
     return (this.req.socket as { authorized?: boolean }).authorized === true;
   }

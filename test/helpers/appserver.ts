@@ -46,8 +46,9 @@ export async function startAppServer(
   const stop = async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+    // SIGINT: gunicorn's and uWSGI's quick shutdown (a test has nothing in flight to wait for).
     try {
-      process.kill(-proc.pid!, "SIGTERM");
+      process.kill(-proc.pid!, "SIGINT");
     } catch {}
     const t = setTimeout(() => {
       try {

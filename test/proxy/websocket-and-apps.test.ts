@@ -199,6 +199,7 @@ test("wharf proxy --to a,b and the body limit (413) on chunked uploads", needs("
       "0\r\n\r\n",
     ]);
     assert.match(r.text, /^HTTP\/1.1 413 /);
+    assert.ok(!r.timedOut, "the connection is closed after the 413 (the rest of the body is not read)");
   } finally {
     await w.stop();
     await Promise.all([a.stop(), b.stop()]);

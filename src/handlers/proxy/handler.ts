@@ -108,6 +108,7 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
         buffered = await bufferBody(ex.body(), cfg.buffer_memory);
       } else if (hasBody) stream = ex.body();
     } catch (err) {
+      ex.closeConnection();
       return sendError(ex, err instanceof WharfError ? err.status : 400);
     }
     const bodyLength = buffered ? buffered.length : declared !== undefined ? Number(declared) : 0;
@@ -164,7 +165,11 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
           if (abort.signal.aborted) return;
           // The client's body broke the limit while streaming: that is the client's error.
           const cause = e.cause;
-          if (cause instanceof WharfError) return sendError(ex, cause.status);
+          if (cause instanceof WharfError) {
+            // The rest of the body stays unread: the connection cannot carry another request.
+            ex.closeConnection();
+            return sendError(ex, cause.status);
+          }
           // A kept-alive connection the upstream closed just as it was reused is reset before
           // any answer: try once more (on the same upstream, which is not at fault) when the
           // body can be replayed, whatever the method, as browsers and Go's HTTP client do.
