@@ -1,53 +1,9 @@
-import { webcrypto, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import { writeAtomic } from "./storage.ts";
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-type KeyPair = webcrypto.CryptoKeyPair;
-const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
-const DAY = 86_400_000;
-
-function toPem(der: ArrayBuffer, label: string): string {
-  const b64 = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n")
-    .replace(/\n$/, "");
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
-
-async function exportKey(keys: KeyPair): Promise<string> {
-  return toPem(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
-}
-
-async function importKey(pem: string): Promise<KeyPair> {
-  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
-  const privateKey = await webcrypto.subtle.importKey("pkcs8", der, ALG, true, ["sign"]);
-  // The public half is read back from the certificate by the caller; derive it via JWK.
-  const jwk = await webcrypto.subtle.exportKey("jwk", privateKey);
-  delete jwk.d;
-  jwk.key_ops = ["verify"];
-  const publicKey = await webcrypto.subtle.importKey("jwk", jwk, ALG, true, ["verify"]);
-  return { privateKey, publicKey };
-}
-
-function newKeys(): Promise<KeyPair> {
-  return webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"]) as Promise<KeyPair>;
-}
-
-/** A certificate as PEM text ending in a newline (so chains concatenate cleanly). */
-function pem(c: x509.X509Certificate): string {
-  return `${c.toString("pem").trim()}\n`;
-}
-
-function serial(): string {
-  // Positive, 16 random bytes.
-  const b = Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)));
-  b[0] = b[0]! & 0x7f;
-  return b.toString("hex");
-}
+import { ALG, altNames, DAY, exportKey, importKey, type KeyPair, newKeys, pem, serial } from "./x509-keys.ts";
 
 /**
  * wharf's own certificate authority for localhost, LAN and development (`tls: internal`):
@@ -151,12 +107,7 @@ export class InternalCa {
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(
-          names.map((n) => ({
-            type: /^[\d.]+$|:/.test(n) ? ("ip" as const) : ("dns" as const),
-            value: n.replace(/^\[|\]$/g, ""),
-          })),
-        ),
+        altNames(names),
         await x509.AuthorityKeyIdentifierExtension.create(inter.keys.publicKey as never),
       ],
     });
