@@ -93,8 +93,9 @@ ${site("rr.test", `{ to: ["http://127.0.0.1:${portA}", "http://127.0.0.1:${portB
             agent,
           });
           if (agent) agent.destroy();
-          assert.equal(r.status, 200);
-          assert.equal(r.size, size);
+          const why = () => `wharf's log ends:\n${w.stderr().slice(-3000)}`;
+          assert.equal(r.status, 200, why());
+          assert.equal(r.size, size, why());
           assert.equal(r.sha256, sha256(pattern(size)));
           if (!chunked) assert.equal(r.headers["content-length"], String(size));
         });
