@@ -16,7 +16,7 @@ import {
 } from "./file-entry.ts";
 import { prefersJson, readListing, renderListingHtml } from "./listing.ts";
 import { type Coding, chooseCoding } from "./negotiate.ts";
-import { type ResolveOptions, resolveFile } from "./resolve.ts";
+import { type Resolved, type ResolveOptions, resolveFile } from "./resolve.ts";
 import type { StaticConfig } from "./schema.ts";
 import { fileStream, serveRepresentation } from "./serve-file.ts";
 
@@ -56,29 +56,42 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
       return sendError(ex, 405);
     }
     const slot = cache.get(ex.path);
-    if (slot !== undefined && performance.now() - slot.entry.checkedAt < REVALIDATE_MS)
-      return serve(ex, slot);
+    if (slot !== undefined && isFresh(slot)) return serve(ex, slot);
     return lookup(ex, next, slot);
   }
 
-  async function lookup(ex: Exchange, next: Next, stale: Slot | undefined): Promise<void> {
-    const key = ex.path;
+  function isFresh(slot: Slot): boolean {
+    return performance.now() - slot.entry.checkedAt < REVALIDATE_MS;
+  }
+
+  /**
+   * The slot for a URL path: `stale` if the disk still matches it, else resolved and cached
+   * anew; when the path names no file, what resolution found instead.
+   */
+  async function slotFor(
+    key: string,
+    stale: Slot | undefined,
+  ): Promise<Slot | Exclude<Resolved, { kind: "file" }>> {
     if (stale) {
       if (await entryIsCurrent(stale.entry, cfg.precompressed)) {
         stale.entry.checkedAt = performance.now();
         cache.set(key, stale);
-        return serve(ex, stale);
+        return stale;
       }
       cache.delete(key);
     }
     const found = await resolveFile(key, resolveOpts, fsFns);
+    if (found.kind !== "file") return found;
+    const entry = await buildEntry(found.path, found.stat, entryOpts, performance.now());
+    const slot: Slot = { entry, cacheControl: cacheControlFor(key) };
+    cache.set(key, slot);
+    return slot;
+  }
+
+  async function lookup(ex: Exchange, next: Next, stale: Slot | undefined): Promise<void> {
+    const found = await slotFor(ex.path, stale);
+    if ("entry" in found) return serve(ex, found);
     switch (found.kind) {
-      case "file": {
-        const entry = await buildEntry(found.path, found.stat, entryOpts, performance.now());
-        const slot: Slot = { entry, cacheControl: cacheControlFor(key) };
-        cache.set(key, slot);
-        return serve(ex, slot);
-      }
       case "add-slash":
         ex.setHeader("Location", `${ex.rawPath}/${ex.query}`);
         return sendError(ex, 301);
@@ -93,11 +106,10 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
   async function notFound(ex: Exchange, next: Next): Promise<void> {
     if (cfg.fallthrough) return next();
     if (cfg.spa !== false && ex.path !== cfg.spa) {
-      const found = await resolveFile(cfg.spa, resolveOpts, fsFns);
-      if (found.kind === "file") {
-        const entry = await buildEntry(found.path, found.stat, entryOpts, performance.now());
-        return serve(ex, { entry, cacheControl: cacheControlFor(cfg.spa) });
-      }
+      // The SPA page is cached like any file, so every unknown path is not a fresh read.
+      const cached = cache.get(cfg.spa);
+      const page = cached !== undefined && isFresh(cached) ? cached : await slotFor(cfg.spa, cached);
+      if ("entry" in page) return serve(ex, page);
     }
     sendError(ex, 404);
   }
