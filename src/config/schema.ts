@@ -67,7 +67,8 @@ const server = (ctx: SchemaContext) =>
     .strictObject({
       acme: acme(ctx),
       workers: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
-      engine: z.literal("node").default("node"),
+      /** The HTTP/1.1 engine: wharf's own (default), or node:http. */
+      engine: z.enum(["wharf", "node"]).default("wharf"),
       log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
       shutdown_timeout: duration.default(10_000),
       /** How often the TLS session-ticket keys (shared by all workers) are replaced. */

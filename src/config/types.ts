@@ -85,7 +85,8 @@ export interface ServerConfig {
   acme: AcmeConfig;
   /** Worker processes, or "auto" for one per CPU. */
   workers: number | "auto";
-  engine: "node";
+  /** The HTTP/1.1 engine: wharf's own parser and writer, or node:http (the reference). */
+  engine: "wharf" | "node";
   log_level: "debug" | "info" | "warn" | "error";
   /** Time in-flight requests get to finish on shutdown, in ms. */
   shutdown_timeout: number;

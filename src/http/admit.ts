@@ -1,17 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { parseHostHeader } from "./host.ts";
 import type { HttpLimits } from "./limits.ts";
 import { rawResponse } from "./raw-response.ts";
+import { type Routed, routeTarget } from "./target.ts";
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 
 /** What admission found: the request-target to route and the host. */
-export interface Admitted {
-  target: string;
-  host: string;
-}
+export type Admitted = Routed;
 
 /**
  * The protocol-level checks every request passes before it becomes an Exchange: version,
@@ -51,26 +48,17 @@ export function admit(req: AnyRequest, res: AnyResponse, limits: HttpLimits): Ad
   const cl = req.headers["content-length"];
   if (cl !== undefined && Number(cl) > limits.maxBodySize) return reject(res, 413);
 
-  let target = url;
-  let hostValue = h2
+  const hostValue = h2
     ? ((req.headers[":authority"] as string | undefined) ?? req.headers.host)
     : req.headers.host;
-  if (url.charCodeAt(0) !== 47 /* / */) {
-    if (url === "*" && req.method === "OPTIONS") {
-      (res as ServerResponse).writeHead(204, ["Allow", "GET, HEAD, OPTIONS"]);
-      res.end();
-      return undefined;
-    }
-    // absolute-form (RFC 9112 §3.2.2): the target's authority replaces Host.
-    const m = /^https?:\/\/([^/?#]*)([^#]*)$/i.exec(url);
-    if (!m) return reject(res, 400);
-    hostValue = m[1];
-    target = m[2] || "/";
-    if (target.charCodeAt(0) !== 47) target = `/${target}`;
+  const routed = routeTarget(req.method ?? "GET", url, hostValue ?? "");
+  if (routed === "options-star") {
+    (res as ServerResponse).writeHead(204, ["Allow", "GET, HEAD, OPTIONS"]);
+    res.end();
+    return undefined;
   }
-  const host = parseHostHeader(hostValue ?? "");
-  if (host === undefined) return reject(res, 400);
-  return { target, host };
+  if (typeof routed === "number") return reject(res, routed);
+  return routed;
 }
 
 function reject(res: AnyResponse, status: number): undefined {

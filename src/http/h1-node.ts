@@ -1,23 +1,13 @@
 import { createServer, type IncomingMessage, ServerResponse } from "node:http";
-import type { Server as NetServer, Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "../core/logger.ts";
 import { admit } from "./admit.ts";
+import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
 import { NodeExchange } from "./h1-node-exchange.ts";
 import type { HttpLimits } from "./limits.ts";
 import { rawResponse } from "./raw-response.ts";
-
-/** An HTTP/1.1 engine: turns connections into Exchanges for the listener it is given. */
-export interface Engine {
-  readonly server: NetServer;
-  /** Stops accepting, closes idle connections, and answers remaining requests with `Connection: close`. */
-  drain(): void;
-  /** Closes every connection now. */
-  destroyAll(): void;
-  /** Re-reads the limits object it was given (after a reload changed it). */
-  applyLimits(): void;
-}
 
 /** The HTTP/1.1 engine on node:http. */
 export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener, log: Logger): Engine {

@@ -1,7 +1,9 @@
 import type { Server } from "node:net";
 import type { Logger } from "../core/logger.ts";
+import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
-import { createNodeEngine, type Engine } from "./h1-node.ts";
+import { createWharfEngine } from "./h1-engine.ts";
+import { createNodeEngine } from "./h1-node.ts";
 import type { HttpLimits } from "./limits.ts";
 import { createTlsEngine, type TlsSelection } from "./tls-engine.ts";
 
@@ -45,6 +47,8 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 export class ListenerPool {
   readonly #slots = new Map<string, Slot>();
   readonly #log: Logger;
+  /** The HTTP/1.1 engine for addresses opened from now on. */
+  engine: "wharf" | "node" = "wharf";
 
   constructor(log: Logger) {
     this.#log = log;
@@ -79,7 +83,9 @@ export class ListenerPool {
       for (const b of bindHosts(host)) {
         const engine = slot.tls
           ? createTlsEngine(slot.limits, slot.tls, onRequest, this.#log)
-          : createNodeEngine(slot.limits, onRequest, this.#log);
+          : this.engine === "node"
+            ? createNodeEngine(slot.limits, onRequest, this.#log)
+            : createWharfEngine(slot.limits, onRequest, this.#log);
         try {
           await listen(engine.server, b.host, port);
         } catch (err) {

@@ -9,8 +9,8 @@ import {
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import type { Logger } from "../core/logger.ts";
 import { admit } from "./admit.ts";
+import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
-import type { Engine } from "./h1-node.ts";
 import { NodeExchange } from "./h1-node-exchange.ts";
 import type { HttpLimits } from "./limits.ts";
 

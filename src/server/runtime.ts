@@ -139,6 +139,7 @@ export class ServerHost {
 
   async apply(config: WharfConfig): Promise<void> {
     const next = buildRuntime(config, this.#log);
+    this.#pool.engine = config.server.engine;
     const opened: string[] = [];
     try {
       for (const addr of next.listeners.keys()) {

@@ -1,0 +1,97 @@
+import { createServer, type Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+import type { Duplex } from "node:stream";
+import type { Logger } from "../core/logger.ts";
+import type { Engine } from "./engine.ts";
+import type { RequestListener } from "./exchange.ts";
+import { H1Connection, type H1Shared } from "./h1-connection.ts";
+import type { HttpLimits } from "./limits.ts";
+
+/**
+ * The connections of one listener and the one timer that enforces their deadlines: a
+ * sweep every so often instead of a timer per request (cheaper on the hot path, and an
+ * idle connection holds no timer at all).
+ */
+export class H1Connections {
+  readonly shared: H1Shared;
+  readonly #all = new Set<H1Connection>();
+  /** Sockets handed over for a protocol switch, still cut by `destroyAll`. */
+  readonly #released = new Set<Duplex>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(limits: HttpLimits, onRequest: RequestListener, log: Logger, scheme: "http" | "https") {
+    this.shared = { limits, onRequest, log, scheme, draining: false };
+  }
+
+  /** Takes a new connection (plain or TLS, already handshaken). */
+  add(socket: Duplex & { setNoDelay?: (on: boolean) => unknown }): H1Connection {
+    const conn = new H1Connection(socket, this.shared);
+    this.#all.add(conn);
+    conn.onClosed = () => this.#all.delete(conn);
+    conn.onReleased = (s) => {
+      this.#all.delete(conn);
+      this.#released.add(s);
+      s.once("close", () => this.#released.delete(s));
+    };
+    this.#timer ??= this.#startSweeper();
+    if (this.shared.draining) conn.closeIfIdle();
+    return conn;
+  }
+
+  #startSweeper(): NodeJS.Timeout {
+    const l = this.shared.limits;
+    const tick = Math.max(50, Math.min(1000, Math.min(l.headerTimeout, l.requestTimeout, l.idleTimeout) / 4));
+    const t = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.#all) if (c.deadline !== 0 && c.deadline <= now) c.timeout();
+    }, tick);
+    t.unref();
+    return t;
+  }
+
+  /** A new tick for new limits. */
+  restartSweeper(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = this.#all.size > 0 || this.#timer ? this.#startSweeper() : undefined;
+  }
+
+  drain(): void {
+    this.shared.draining = true;
+    for (const c of this.#all) c.closeIfIdle();
+  }
+
+  destroyAll(): void {
+    for (const c of this.#all) c.socket.destroy();
+    for (const s of this.#released) s.destroy();
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** The HTTP/1.1 engine of wharf's own: a parser and response writer on `node:net` sockets. */
+export function createWharfEngine(limits: HttpLimits, onRequest: RequestListener, log: Logger): Engine {
+  const conns = new H1Connections(limits, onRequest, log, "http");
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
+    conns.add(socket);
+  });
+  server.on("close", () => conns.close());
+  const applyLimits = () => {
+    server.maxConnections = limits.maxConnections;
+    conns.restartSweeper();
+  };
+  applyLimits();
+  return {
+    server,
+    drain() {
+      server.close();
+      conns.drain();
+    },
+    destroyAll: () => conns.destroyAll(),
+    applyLimits,
+  };
+}

@@ -1,0 +1,33 @@
+import { parseHostHeader } from "./host.ts";
+
+/** What a request-target and Host come to: the origin-form target and host to route by. */
+export interface Routed {
+  target: string;
+  host: string;
+}
+
+/**
+ * Resolves the request-target forms (RFC 9112 §3.2) and the Host: origin-form as is,
+ * absolute-form with its authority replacing Host, `OPTIONS *` ("options-star", answered
+ * by the engine); a status for anything refused.
+ */
+export function routeTarget(
+  method: string,
+  url: string,
+  hostValue: string,
+): Routed | "options-star" | number {
+  let target = url;
+  let hostText = hostValue;
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    if (url === "*" && method === "OPTIONS") return "options-star";
+    // absolute-form: the target's authority replaces Host.
+    const m = /^https?:\/\/([^/?#]*)([^#]*)$/i.exec(url);
+    if (!m) return 400;
+    hostText = m[1]!;
+    target = m[2] || "/";
+    if (target.charCodeAt(0) !== 47) target = `/${target}`;
+  }
+  const host = parseHostHeader(hostText);
+  if (host === undefined) return 400;
+  return { target, host };
+}
