@@ -1,4 +1,5 @@
 import type { Duplex, Readable } from "node:stream";
+import type { FieldBlock, PreparedBody } from "./field-block.ts";
 
 /** Response header values as wharf keeps them: one string, or several for repeated fields. */
 export type HeaderValue = string | string[];
@@ -66,6 +67,11 @@ export interface Exchange {
 
   /** Sends a whole response; `body` is left out for HEAD and for bodiless statuses. */
   send(status: number, body?: Buffer | string): void;
+  /**
+   * Sends a whole response with prepared fields: the same as setting each of `fields` and
+   * calling `send`, but engines write the prepared form when nothing clashes with it.
+   */
+  sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void;
   /** Sends a response whose body comes from a stream, with backpressure; `length` sets Content-Length. */
   stream(status: number, body: Readable, length?: number): void;
 
@@ -82,6 +88,17 @@ export type ErrorPages = ReadonlyMap<number, { body: Buffer; type: string }>;
 
 /** What an engine calls with each request; the runtime provides it. */
 export type RequestListener = (ex: Exchange) => void;
+
+/** `sendPrepared` the long way: each field set, then `send`. For engines and cases without a faster path. */
+export function sendFieldsThenBody(
+  ex: Exchange,
+  status: number,
+  fields: FieldBlock,
+  body: PreparedBody | undefined,
+): void {
+  for (let i = 0; i < fields.names.length; i++) ex.setHeader(fields.names[i]!, fields.values[i]!);
+  ex.send(status, body?.bytes);
+}
 
 /** Bodiless statuses (RFC 9110 §6.4.1). */
 export function isBodiless(status: number): boolean {

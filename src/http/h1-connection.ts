@@ -35,6 +35,15 @@ const MAX_AHEAD = 64 * 1024;
 /** Slack over the head limits for the request-line's method, version and line ends. */
 const HEAD_SLACK = 1024;
 
+/**
+ * A clock that the deadline sweep advances each tick: setting a deadline on the hot path
+ * reads a field instead of the system clock.
+ */
+export interface CoarseClock {
+  now: number;
+  tick: number;
+}
+
 /** Why a connection has a deadline, which decides what happens when it passes. */
 const D_NONE = 0;
 const D_HEAD = 1;
@@ -79,11 +88,12 @@ export class H1Connection implements H1Link {
   #again = false;
   #readPaused = false;
 
-  /** performance.now() after which `timeout()` acts; 0 for none. */
+  /** The coarse clock's time after which `timeout()` acts; 0 for none. */
   deadline = 0;
   #deadlineKind = D_NONE;
 
-  constructor(socket: Socket, shared: H1Shared) {
+  constructor(socket: Socket, shared: H1Shared, clock: CoarseClock) {
+    this.#clock = clock;
     this.socket = socket;
     this.#shared = shared;
     this.#setDeadline(D_HEAD, shared.limits.headerTimeout);
@@ -256,7 +266,7 @@ export class H1Connection implements H1Link {
     if (this.#bodyDone) this.#clearDeadline();
     else this.#setDeadline(D_BODY, limits.requestTimeout);
 
-    const ex = new H1Exchange(this, parsed, routed.target, routed.host);
+    const ex = new H1Exchange(this, parsed, routed.target, routed.host, performance.now());
     this.#ex = ex;
     try {
       this.#shared.onRequest(ex);
@@ -490,9 +500,12 @@ export class H1Connection implements H1Link {
 
   // --- deadlines ---
 
+  readonly #clock: CoarseClock;
+
   #setDeadline(kind: number, ms: number): void {
     this.#deadlineKind = kind;
-    this.deadline = performance.now() + ms;
+    // The clock lags by up to a tick: add one, so a deadline is never early.
+    this.deadline = this.#clock.now + ms + this.#clock.tick;
   }
 
   #clearDeadline(): void {

@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "../core/logger.ts";
 import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
-import { H1Connection, type H1Shared } from "./h1-connection.ts";
+import { type CoarseClock, H1Connection, type H1Shared } from "./h1-connection.ts";
 import type { HttpLimits } from "./limits.ts";
 
 /**
@@ -18,6 +18,7 @@ export class H1Connections {
   /** Sockets handed over for a protocol switch, still cut by `destroyAll`. */
   readonly #released = new Set<Duplex>();
   #timer: NodeJS.Timeout | undefined;
+  readonly #clock: CoarseClock = { now: performance.now(), tick: 1000 };
 
   constructor(limits: HttpLimits, onRequest: RequestListener, log: Logger, scheme: "http" | "https") {
     this.shared = { limits, onRequest, log, scheme, draining: false };
@@ -25,7 +26,11 @@ export class H1Connections {
 
   /** Takes a new connection (plain or TLS, already handshaken). */
   add(socket: Duplex & { setNoDelay?: (on: boolean) => unknown }): H1Connection {
-    const conn = new H1Connection(socket, this.shared);
+    if (this.#timer === undefined) {
+      this.#clock.now = performance.now();
+      this.#timer = this.#startSweeper();
+    }
+    const conn = new H1Connection(socket, this.shared, this.#clock);
     this.#all.add(conn);
     conn.onClosed = () => this.#all.delete(conn);
     conn.onReleased = (s) => {
@@ -33,7 +38,6 @@ export class H1Connections {
       this.#released.add(s);
       s.once("close", () => this.#released.delete(s));
     };
-    this.#timer ??= this.#startSweeper();
     if (this.shared.draining) conn.closeIfIdle();
     return conn;
   }
@@ -41,8 +45,10 @@ export class H1Connections {
   #startSweeper(): NodeJS.Timeout {
     const l = this.shared.limits;
     const tick = Math.max(50, Math.min(1000, Math.min(l.headerTimeout, l.requestTimeout, l.idleTimeout) / 4));
+    this.#clock.tick = tick;
     const t = setInterval(() => {
       const now = performance.now();
+      this.#clock.now = now;
       for (const c of this.#all) if (c.deadline !== 0 && c.deadline <= now) c.timeout();
     }, tick);
     t.unref();

@@ -1,8 +1,8 @@
-import { performance } from "node:perf_hooks";
 import type { Duplex, Readable } from "node:stream";
 import { STATUS_TEXT, WharfError } from "../core/errors.ts";
 import type { ErrorPages, Exchange, HeaderValue, HeadHook } from "./exchange.ts";
-import { isBodiless } from "./exchange.ts";
+import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
+import type { FieldBlock, PreparedBody } from "./field-block.ts";
 import { emptyBody } from "./h1-body.ts";
 import type { RequestHead } from "./h1-parse.ts";
 import { dateLine } from "./http-date.ts";
@@ -65,7 +65,6 @@ export class H1Exchange implements Exchange {
   readonly #link: H1Link;
   readonly #head: RequestHead;
   readonly #headers = new ResponseHeaders();
-  #lowerNames: string[] | undefined;
   #hooks: HeadHook[] | undefined;
   #done: ((ex: Exchange) => void)[] | undefined;
   #over = false;
@@ -73,7 +72,7 @@ export class H1Exchange implements Exchange {
   #remoteAddress: string | undefined;
   #remotePort = 0;
 
-  constructor(link: H1Link, head: RequestHead, target: string, host: string) {
+  constructor(link: H1Link, head: RequestHead, target: string, host: string, startedAt: number) {
     this.#link = link;
     this.#head = head;
     this.method = head.method;
@@ -83,7 +82,7 @@ export class H1Exchange implements Exchange {
     this.query = q === -1 ? "" : target.slice(q);
     this.host = host;
     this.httpVersion = head.minor === 1 ? "1.1" : "1.0";
-    this.startedAt = performance.now();
+    this.startedAt = startedAt;
   }
 
   get scheme(): "http" | "https" {
@@ -110,12 +109,7 @@ export class H1Exchange implements Exchange {
 
   header(name: string): string | undefined {
     const raw = this.#head.headers;
-    let lower = this.#lowerNames;
-    if (lower === undefined) {
-      lower = [];
-      for (let i = 0; i < raw.length; i += 2) lower.push(raw[i]!.toLowerCase());
-      this.#lowerNames = lower;
-    }
+    const lower = this.#head.names;
     let out: string | undefined;
     for (let i = 0; i < lower.length; i++) {
       if (lower[i] !== name) continue;
@@ -188,7 +182,7 @@ export class H1Exchange implements Exchange {
    * The head for `status`: the handlers' fields, Date, framing, Connection. `length`
    * undefined means unknown: chunked on HTTP/1.1, else the connection's close ends the body.
    */
-  #headFor(status: number, length: number | undefined): { head: string; chunked: boolean } {
+  #headFor(status: number, length: number | undefined, prepared = ""): { head: string; chunked: boolean } {
     this.answered = true;
     this.status = status;
     const hooks = this.#hooks;
@@ -197,7 +191,7 @@ export class H1Exchange implements Exchange {
       for (const h of hooks) h(this);
       status = this.status;
     }
-    let head = statusLine(status) + this.#headers.toHead() + dateLine();
+    let head = statusLine(status) + this.#headers.toHead() + prepared + dateLine();
     let chunked = false;
     if (!isBodiless(status)) {
       if (length !== undefined) head += `Content-Length: ${length}\r\n`;
@@ -222,18 +216,39 @@ export class H1Exchange implements Exchange {
     const { head } = this.#headFor(status, buf ? buf.length : isBodiless(status) ? undefined : 0);
     if (buf !== undefined && buf.length > 0 && this.#withBody()) {
       this.bytesSent = buf.length;
-      if (buf.length <= COALESCE) {
-        // One buffer, one write: a small response leaves in one packet.
-        const out = Buffer.allocUnsafe(head.length + buf.length);
-        out.write(head, 0, "latin1");
-        buf.copy(out, head.length);
-        this.#link.write(out);
-      } else {
-        this.#link.write(head);
-        this.#link.write(buf);
-      }
+      this.#writeWithBody(head, buf);
     } else this.#link.write(head);
     this.#finish();
+  }
+
+  sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void {
+    if (this.answered) return;
+    // Filters run on the head, and fields set elsewhere would be duplicated: the long way then.
+    if (this.#hooks !== undefined || this.#headers.clashes(fields.keys))
+      return sendFieldsThenBody(this, status, fields, body);
+    const size = body === undefined ? (isBodiless(status) ? undefined : 0) : body.bytes.length;
+    const { head } = this.#headFor(status, size, fields.h1);
+    if (body !== undefined && body.bytes.length > 0 && this.#withBody()) {
+      this.bytesSent = body.bytes.length;
+      // A body kept as a string goes out with its head in one string write: no buffer to
+      // allocate or copy (the socket writes a flat one-byte string straight from memory).
+      if (body.latin1 !== undefined) this.#link.write(head + body.latin1);
+      else this.#writeWithBody(head, body.bytes);
+    } else this.#link.write(head);
+    this.#finish();
+  }
+
+  #writeWithBody(head: string, buf: Buffer): void {
+    if (buf.length <= COALESCE) {
+      // One buffer, one write: a small response leaves in one packet.
+      const out = Buffer.allocUnsafe(head.length + buf.length);
+      out.write(head, 0, "latin1");
+      buf.copy(out, head.length);
+      this.#link.write(out);
+    } else {
+      this.#link.write(head);
+      this.#link.write(buf);
+    }
   }
 
   stream(status: number, body: Readable, length?: number): void {

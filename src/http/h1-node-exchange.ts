@@ -3,7 +3,8 @@ import { performance } from "node:perf_hooks";
 import { type Duplex, type Readable, Transform } from "node:stream";
 import { WharfError } from "../core/errors.ts";
 import type { ErrorPages, Exchange, HeaderValue, HeadHook } from "./exchange.ts";
-import { isBodiless } from "./exchange.ts";
+import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
+import type { FieldBlock, PreparedBody } from "./field-block.ts";
 import { nextRequestId } from "./request-id.ts";
 
 /**
@@ -161,6 +162,10 @@ export class NodeExchange implements Exchange {
       this.bytesSent = buf.length;
       this.res.end(buf);
     } else this.res.end();
+  }
+
+  sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void {
+    sendFieldsThenBody(this, status, fields, body);
   }
 
   stream(status: number, body: Readable, length?: number): void {

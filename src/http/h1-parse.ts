@@ -1,3 +1,5 @@
+import { latin1 } from "./latin1.ts";
+
 /**
  * The HTTP/1.1 request-head parser of wharf's own engine: strict RFC 9112, on Buffers,
  * without copies beyond the strings a request needs. Pure functions: the connection
@@ -16,6 +18,8 @@ export interface RequestHead {
   minor: number;
   /** Header lines as received: name, value, name, value… (values without surrounding OWS). */
   headers: string[];
+  /** The lower-case name of each field, in order (one per field, not per pair). */
+  names: string[];
   /** Declared Content-Length, or -1 when there is none. */
   contentLength: number;
   /** `Transfer-Encoding: chunked`. */
@@ -146,7 +150,9 @@ export function parseHead(
     return new HeadError(400, "malformed request-target");
   }
   if (p - tStart > limits.maxUriLength) return new HeadError(414, "request-target too long");
-  const target = buf.toString("latin1", tStart, p);
+  // One string for the whole head; every piece is a slice of it (one native call, not one per field).
+  const text = latin1(buf, start, headEnd);
+  const target = text.slice(tStart - start, p - start);
   p++;
   // HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF.
   if (
@@ -171,6 +177,7 @@ export function parseHead(
   if (method === undefined) return new HeadError(501, "unknown method");
 
   const headers: string[] = [];
+  const names: string[] = [];
   let contentLength = -1;
   let te: string | undefined;
   let host: string | undefined;
@@ -203,42 +210,41 @@ export function parseHead(
     p += 2;
     if (p - headerStart > limits.maxHeaderSize) return new HeadError(431, "header section too large");
 
-    const name = buf.toString("latin1", nStart, nEnd);
-    const value = buf.toString("latin1", vStart, vEnd);
+    const known = knownName(buf, nStart, nEnd);
+    const name =
+      known !== undefined && known.exact ? known.canonical : text.slice(nStart - start, nEnd - start);
+    const lower = known !== undefined ? known.lower : name.toLowerCase();
+    const value = text.slice(vStart - start, vEnd - start);
     headers.push(name, value);
-    switch (nEnd - nStart) {
-      case 4:
-        if (name.toLowerCase() === "host") {
-          hosts++;
-          host = value;
+    names.push(lower);
+    if (known === undefined) continue;
+    switch (lower) {
+      case "host":
+        hosts++;
+        host = value;
+        break;
+      case "content-length":
+        if (contentLength !== -1) return new HeadError(400, "repeated Content-Length");
+        contentLength = parseLength(value);
+        if (contentLength === -2) return new HeadError(400, "invalid Content-Length");
+        if (contentLength === -3) return new HeadError(413, "Content-Length too large");
+        break;
+      case "transfer-encoding":
+        te = te === undefined ? value : `${te}, ${value}`;
+        break;
+      case "connection":
+        for (const token of value.toLowerCase().split(",")) {
+          const t = token.trim();
+          if (t === "close") connClose = true;
+          else if (t === "keep-alive") connKeepAlive = true;
+          else if (t === "upgrade") connUpgrade = true;
         }
         break;
-      case 14:
-        if (name.toLowerCase() === "content-length") {
-          if (contentLength !== -1) return new HeadError(400, "repeated Content-Length");
-          contentLength = parseLength(value);
-          if (contentLength === -2) return new HeadError(400, "invalid Content-Length");
-          if (contentLength === -3) return new HeadError(413, "Content-Length too large");
-        }
+      case "upgrade":
+        hasUpgrade = true;
         break;
-      case 17:
-        if (name.toLowerCase() === "transfer-encoding") te = te === undefined ? value : `${te}, ${value}`;
-        break;
-      case 10:
-        if (name.toLowerCase() === "connection") {
-          for (const token of value.toLowerCase().split(",")) {
-            const t = token.trim();
-            if (t === "close") connClose = true;
-            else if (t === "keep-alive") connKeepAlive = true;
-            else if (t === "upgrade") connUpgrade = true;
-          }
-        }
-        break;
-      case 7:
-        if (name.toLowerCase() === "upgrade") hasUpgrade = true;
-        break;
-      case 6:
-        if (name.toLowerCase() === "expect" && value.toLowerCase() === "100-continue") expectContinue = true;
+      case "expect":
+        if (value.toLowerCase() === "100-continue") expectContinue = true;
         break;
     }
   }
@@ -267,6 +273,7 @@ export function parseHead(
     target,
     minor,
     headers,
+    names,
     contentLength,
     chunked,
     keepAlive: minor === 1 ? !connClose : connKeepAlive && !connClose,
@@ -274,6 +281,91 @@ export function parseHead(
     expectContinue,
     host: host ?? "",
   };
+}
+
+/** A header name wharf knows: its usual spelling and its lower-case form. */
+interface KnownName {
+  canonical: string;
+  lower: string;
+  /** Whether the bytes matched `canonical` exactly (else only case-insensitively). */
+  exact: boolean;
+}
+
+const KNOWN_BY_LENGTH: KnownName[][] = [];
+for (const canonical of [
+  "Host",
+  "Content-Length",
+  "Transfer-Encoding",
+  "Connection",
+  "Upgrade",
+  "Expect",
+  "Accept",
+  "Accept-Encoding",
+  "Accept-Language",
+  "User-Agent",
+  "Referer",
+  "Cookie",
+  "Cache-Control",
+  "Pragma",
+  "If-None-Match",
+  "If-Modified-Since",
+  "If-Match",
+  "If-Unmodified-Since",
+  "If-Range",
+  "Range",
+  "Content-Type",
+  "Origin",
+  "Authorization",
+  "Upgrade-Insecure-Requests",
+  "Sec-Fetch-Site",
+  "Sec-Fetch-Mode",
+  "Sec-Fetch-Dest",
+  "Sec-Fetch-User",
+  "X-Forwarded-For",
+  "X-Forwarded-Proto",
+  "X-Forwarded-Host",
+  "X-Request-Id",
+  "Priority",
+  "DNT",
+  "TE",
+]) {
+  let list = KNOWN_BY_LENGTH[canonical.length];
+  if (list === undefined) {
+    list = [];
+    KNOWN_BY_LENGTH[canonical.length] = list;
+  }
+  list.push({ canonical, lower: canonical.toLowerCase(), exact: true });
+}
+const caseOnly = new Map<KnownName, KnownName>();
+
+/**
+ * The known header name the bytes spell, compared case-insensitively without making a
+ * string; undefined for other names.
+ */
+function knownName(buf: Buffer, s: number, e: number): KnownName | undefined {
+  const list = KNOWN_BY_LENGTH[e - s];
+  if (list === undefined) return undefined;
+  for (const k of list) {
+    const c = k.canonical;
+    let exact = true;
+    let i = 0;
+    for (; i < c.length; i++) {
+      const b = buf[s + i]!;
+      const want = c.charCodeAt(i);
+      if (b === want) continue;
+      if ((b | 0x20) !== (want | 0x20) || (want | 0x20) < 97 || (want | 0x20) > 122) break;
+      exact = false;
+    }
+    if (i < c.length) continue;
+    if (exact) return k;
+    let other = caseOnly.get(k);
+    if (other === undefined) {
+      other = { canonical: k.canonical, lower: k.lower, exact: false };
+      caseOnly.set(k, other);
+    }
+    return other;
+  }
+  return undefined;
 }
 
 function isDigit(c: number | undefined): boolean {

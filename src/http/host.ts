@@ -3,6 +3,18 @@
  * without its port; undefined when the value is not a valid authority.
  */
 export function parseHostHeader(value: string): string | undefined {
+  // Requests on a connection (and most of a server's traffic) name the same host.
+  if (value === lastValue) return lastHost;
+  const host = parseHost(value);
+  lastValue = value;
+  lastHost = host;
+  return host;
+}
+
+let lastValue = "";
+let lastHost: string | undefined = "";
+
+function parseHost(value: string): string | undefined {
   if (value === "") return "";
   let host: string;
   let port = "";

@@ -76,6 +76,12 @@ export class ResponseHeaders {
     this.values.splice(i, 1);
   }
 
+  /** Whether any field here has one of `keys` (lower-case) as its name. */
+  clashes(keys: ReadonlySet<string>): boolean {
+    for (const k of this.keys) if (keys.has(k)) return true;
+    return false;
+  }
+
   /** The fields as HTTP/1.1 header lines (`Name: value\r\n` each). */
   toHead(): string {
     let s = "";

@@ -14,7 +14,7 @@ import { buildTlsSelection, setTicketKeys, ticketKeys } from "../tls/sni.ts";
 import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
 
 /** One config load, compiled: a request listener per listen address, and what to release. */
-interface Runtime {
+export interface Runtime {
   listeners: Map<string, RequestListener>;
   /** Certificates for the TLS addresses. */
   tls: Map<string, TlsSelection>;
@@ -34,7 +34,8 @@ export function toHttpLimits(l: LimitsConfig): HttpLimits {
   };
 }
 
-function buildRuntime(config: WharfConfig, log: Logger): Runtime {
+/** Compiles a config into its request listeners (one per listen address) and certificates, without listening. */
+export function buildRuntime(config: WharfConfig, log: Logger): Runtime {
   const sites: CompiledSite[] = [];
   const writers = new Map<string, LineWriter>();
   const release = async () => {

@@ -62,7 +62,13 @@ export function matchesTag(list: string, etag: string, strong: boolean): boolean
 
 /** Parses an HTTP-date (IMF-fixdate, and the obsolete RFC 850 and asctime forms) to seconds. */
 export function parseHttpDate(text: string): number | undefined {
+  // Revalidating clients send the same date again and again.
+  if (text === lastDateText) return lastDate;
   const ms = Date.parse(text);
-  if (Number.isNaN(ms)) return undefined;
-  return Math.floor(ms / 1000);
+  lastDateText = text;
+  lastDate = Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+  return lastDate;
 }
+
+let lastDateText = "";
+let lastDate: number | undefined;

@@ -2,6 +2,7 @@ import type { Stats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { mimeFor } from "./mime.ts";
 import { type Coding, SIDECAR_SUFFIX } from "./negotiate.ts";
+import type { RepFields } from "./rep-fields.ts";
 
 /** One way of sending a file's content: identity, a sidecar, or a compressed copy. */
 export interface Representation {
@@ -12,6 +13,8 @@ export interface Representation {
   body: Buffer | undefined;
   /** The file to stream them from, when they are not. */
   path: string | undefined;
+  /** Its response fields, prepared at first use (see rep-fields.ts). */
+  fields?: RepFields | undefined;
 }
 
 /** What wharf knows about one file: validators, type, content when small, its variants. */

@@ -16,6 +16,7 @@ import {
 } from "./file-entry.ts";
 import { prefersJson, readListing, renderListingHtml } from "./listing.ts";
 import { type Coding, chooseCoding } from "./negotiate.ts";
+import { prepareFields } from "./rep-fields.ts";
 import { type Resolved, type ResolveOptions, resolveFile } from "./resolve.ts";
 import type { StaticConfig } from "./schema.ts";
 import { fileStream, serveRepresentation } from "./serve-file.ts";
@@ -56,12 +57,13 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
       return sendError(ex, 405);
     }
     const slot = cache.get(ex.path);
-    if (slot !== undefined && isFresh(slot)) return serve(ex, slot);
+    if (slot !== undefined && isFresh(slot, ex.startedAt)) return serve(ex, slot);
     return lookup(ex, next, slot);
   }
 
-  function isFresh(slot: Slot): boolean {
-    return performance.now() - slot.entry.checkedAt < REVALIDATE_MS;
+  /** Whether `slot` was checked against the disk recently enough, as of `now` (performance.now()). */
+  function isFresh(slot: Slot, now: number): boolean {
+    return now - slot.entry.checkedAt < REVALIDATE_MS;
   }
 
   /**
@@ -108,7 +110,8 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
     if (cfg.spa !== false && ex.path !== cfg.spa) {
       // The SPA page is cached like any file, so every unknown path is not a fresh read.
       const cached = cache.get(cfg.spa);
-      const page = cached !== undefined && isFresh(cached) ? cached : await slotFor(cfg.spa, cached);
+      const page =
+        cached !== undefined && isFresh(cached, performance.now()) ? cached : await slotFor(cfg.spa, cached);
       if ("entry" in page) return serve(ex, page);
     }
     sendError(ex, 404);
@@ -116,10 +119,8 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
 
   function serve(ex: Exchange, slot: Slot): void | Promise<void> {
     const entry = slot.entry;
-    if (slot.cacheControl !== undefined) ex.setHeader("Cache-Control", slot.cacheControl);
     let rep = entry.identity;
     if (entry.codings.length > 0) {
-      ex.setHeader("Vary", "Accept-Encoding");
       const coding = chooseCoding(ex.header("accept-encoding"), entry.codings);
       if (coding !== undefined) {
         const side = entry.sidecars.get(coding);
@@ -127,17 +128,24 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
         else {
           const made = compressed(slot, coding);
           if (made instanceof Promise)
-            return made.then((r) => sendRep(ex, entry, r ?? entry.identity, coding));
-          if (made === "stream") return sendRep(ex, entry, streamedRep(entry, coding), coding);
+            return made.then((r) => sendRep(ex, slot, r ?? entry.identity, coding));
+          if (made === "stream") return sendRep(ex, slot, streamedRep(entry, coding), coding);
           if (made !== null) rep = made;
         }
       }
     }
-    return sendRep(ex, entry, rep, rep.coding);
+    return sendRep(ex, slot, rep, rep.coding);
   }
 
-  function sendRep(ex: Exchange, entry: FileEntry, rep: Representation, coding: Coding | undefined): void {
-    serveRepresentation(ex, entry, rep, () => {
+  function sendRep(ex: Exchange, slot: Slot, rep: Representation, coding: Coding | undefined): void {
+    const entry = slot.entry;
+    let fields = rep.fields;
+    if (fields === undefined) {
+      fields = prepareFields(entry, rep, slot.cacheControl);
+      rep.fields = fields;
+      if (fields.extraBytes > 0) cache.grew(entry, fields.extraBytes);
+    }
+    serveRepresentation(ex, entry, rep, fields, () => {
       if (rep.path === undefined) return undefined;
       if (rep.size >= 0) return fileStream(rep.path);
       // Unknown length: compressed while it streams.

@@ -5,46 +5,42 @@ import type { Exchange } from "../../http/exchange.ts";
 import { evaluatePreconditions, ifRangeAllows } from "./conditional.ts";
 import type { FileEntry, Representation } from "./file-entry.ts";
 import { type ByteRange, parseRange } from "./range.ts";
+import { applyFields, type RepFields } from "./rep-fields.ts";
 
 const STREAM_CHUNK = 1024 * 1024;
 
 /**
  * Answers a GET or HEAD for one representation of a file: preconditions (304/412), ranges
  * (206, multipart, 416), or the whole body. `rep.size` < 0 means a body of unknown length
- * (compressed while streaming), which is never served in ranges.
+ * (compressed while streaming), which is never served in ranges. A 304 and a whole body
+ * in memory go out with the prepared fields; the rest is built field by field.
  */
 export function serveRepresentation(
   ex: Exchange,
   entry: FileEntry,
   rep: Representation,
+  fields: RepFields,
   body: () => Readable | undefined,
-  status = 200,
 ): void {
-  ex.setHeader("Last-Modified", entry.lastModified);
-  ex.setHeader("ETag", rep.etag);
-  const rangeable = rep.size >= 0 && status === 200;
-
-  if (status === 200) {
-    const pre = evaluatePreconditions(
-      {
-        ifMatch: ex.header("if-match"),
-        ifNoneMatch: ex.header("if-none-match"),
-        ifModifiedSince: ex.header("if-modified-since"),
-        ifUnmodifiedSince: ex.header("if-unmodified-since"),
-      },
-      { etag: rep.etag, mtimeSec: entry.mtimeSec },
-      true,
-    );
-    // A 304 carries the validators (and Cache-Control, Vary set before), not the representation's metadata.
-    if (pre === 304) return ex.send(304);
-    if (pre === 412) return sendError(ex, 412);
-  }
-  ex.setHeader("Content-Type", entry.type);
-  ex.setHeader("X-Content-Type-Options", "nosniff");
-  if (rep.coding) ex.setHeader("Content-Encoding", rep.coding);
-  if (rangeable) ex.setHeader("Accept-Ranges", "bytes");
+  const rangeable = rep.size >= 0;
+  const pre = evaluatePreconditions(
+    {
+      ifMatch: ex.header("if-match"),
+      ifNoneMatch: ex.header("if-none-match"),
+      ifModifiedSince: ex.header("if-modified-since"),
+      ifUnmodifiedSince: ex.header("if-unmodified-since"),
+    },
+    { etag: rep.etag, mtimeSec: entry.mtimeSec },
+    true,
+  );
+  // A 304 carries the validators and caching policy, not the representation's metadata.
+  if (pre === 304) return ex.sendPrepared(304, fields.notModified, undefined);
+  if (pre === 412) return sendError(ex, 412);
 
   const rangeHeader = rangeable && ex.method === "GET" ? ex.header("range") : undefined;
+  if (rangeHeader === undefined && fields.body !== undefined)
+    return ex.sendPrepared(200, fields.ok, fields.body);
+  applyFields(ex, fields.ok);
   if (rangeHeader !== undefined) {
     const ifRange = ex.header("if-range");
     if (ifRange === undefined || ifRangeAllows(ifRange, { etag: rep.etag, mtimeSec: entry.mtimeSec })) {
@@ -60,12 +56,12 @@ export function serveRepresentation(
     }
   }
 
-  if (rep.body) return ex.send(status, rep.body);
+  if (rep.body) return ex.send(200, rep.body);
   // HEAD: the engine writes the head with this length and never reads the (empty) stream.
-  if (ex.method === "HEAD") return ex.stream(status, Readable.from([]), rep.size >= 0 ? rep.size : undefined);
+  if (ex.method === "HEAD") return ex.stream(200, Readable.from([]), rep.size >= 0 ? rep.size : undefined);
   const stream = body();
   if (!stream) return sendError(ex, 500);
-  ex.stream(status, stream, rep.size >= 0 ? rep.size : undefined);
+  ex.stream(200, stream, rep.size >= 0 ? rep.size : undefined);
 }
 
 function sendSingleRange(ex: Exchange, rep: Representation, r: ByteRange): void {
