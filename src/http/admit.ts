@@ -52,11 +52,6 @@ export function admit(req: AnyRequest, res: AnyResponse, limits: HttpLimits): Ad
     ? ((req.headers[":authority"] as string | undefined) ?? req.headers.host)
     : req.headers.host;
   const routed = routeTarget(req.method ?? "GET", url, hostValue ?? "");
-  if (routed === "options-star") {
-    (res as ServerResponse).writeHead(204, ["Allow", "GET, HEAD, OPTIONS"]);
-    res.end();
-    return undefined;
-  }
   if (typeof routed === "number") return reject(res, routed);
   return routed;
 }

@@ -224,28 +224,22 @@ export class H1Connection implements H1Link {
     const end = scanHead(buf, buf.length, this.#scan);
     if (end === -1) {
       const pending = buf.length - this.#start;
-      if (!this.#scan.sawLine && pending > limits.maxUriLength + HEAD_SLACK) return this.#refuse(414);
-      if (pending > limits.maxUriLength + limits.maxHeaderSize + HEAD_SLACK) return this.#refuse(431);
+      if (!this.#scan.sawLine && pending > limits.maxUriLength + HEAD_SLACK)
+        return this.#refuse(414, "request-line too long");
+      if (pending > limits.maxUriLength + limits.maxHeaderSize + HEAD_SLACK)
+        return this.#refuse(431, "head too large");
       return;
     }
     const parsed = parseHead(buf, this.#start, end === -2 ? buf.length : end, limits);
-    if (parsed instanceof HeadError) return this.#refuse(parsed.status);
+    if (parsed instanceof HeadError) return this.#refuse(parsed.status, parsed.reason);
     this.#start = end;
     this.#scan.reset(end);
 
     const routed = routeTarget(parsed.method, parsed.target, parsed.host);
     this.#keepAlive = parsed.keepAlive && !parsed.upgrade;
-    if (parsed.method === "CONNECT") return this.#refuse(405, ["Allow: GET, HEAD, OPTIONS"]);
-    if (routed === "options-star") {
-      // Answered here; with a body (never useful) the connection closes rather than read it.
-      const keep = this.#keepAlive && !this.#shared.draining && parsed.contentLength <= 0 && !parsed.chunked;
-      this.#send(rawOptions(keep));
-      if (!keep) this.#endSoon();
-      else this.#again = true;
-      return;
-    }
-    if (typeof routed === "number") return this.#refuse(routed);
-    if (parsed.contentLength > limits.maxBodySize) return this.#refuse(413);
+    if (parsed.method === "CONNECT") return this.#refuse(405, "CONNECT", ["Allow: GET, HEAD, OPTIONS"]);
+    if (typeof routed === "number") return this.#refuse(routed, "invalid request-target or Host");
+    if (parsed.contentLength > limits.maxBodySize) return this.#refuse(413, "body too large");
 
     // The body's framing (RFC 9112 §6.3): chunked, Content-Length, or none.
     this.#bodySeen = 0;
@@ -462,7 +456,8 @@ export class H1Connection implements H1Link {
   // --- closing ---
 
   /** Answers a request the engine refuses (before any handler saw it) and closes. */
-  #refuse(status: number, extra: string[] = []): void {
+  #refuse(status: number, reason: string, extra: string[] = []): void {
+    this.#shared.log.debug("request refused", { status, reason, remote: this.socket.remoteAddress });
     this.#last = true;
     this.#keepAlive = false;
     this.#buf = undefined;
@@ -519,18 +514,11 @@ export class H1Connection implements H1Link {
     this.#clearDeadline();
     if (this.#closed || this.#released) return;
     const partial = this.#buf !== undefined && this.#start < this.#buf.length;
-    if (kind === D_HEAD && partial && this.#ex === undefined) return this.#refuse(408);
+    if (kind === D_HEAD && partial && this.#ex === undefined) return this.#refuse(408, "head timeout");
     if (kind === D_BODY && this.#ex !== undefined && !this.#ex.answered) {
       this.#failBody(new WharfError("WHARF_ERR_TIMEOUT"));
       return;
     }
     this.#destroy();
   }
-}
-
-function rawOptions(keepAlive: boolean): Buffer {
-  return Buffer.from(
-    `HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS\r\n${keepAlive ? "" : "Connection: close\r\n"}\r\n`,
-    "latin1",
-  );
 }

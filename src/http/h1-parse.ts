@@ -136,6 +136,7 @@ export function parseHead(
   let p = start;
   // Empty lines before the request-line are ignored (RFC 9112 §2.2).
   while (p + 1 < headEnd && buf[p] === CR && buf[p + 1] === LF) p += 2;
+  if (buf[p] === CR || buf[p] === LF) return new HeadError(400, "bare CR or LF before the request-line");
 
   // request-line = method SP request-target SP HTTP-version (RFC 9112 §3): single spaces.
   const mStart = p;
@@ -143,13 +144,16 @@ export function parseHead(
   if (p === mStart || buf[p] !== SP) return new HeadError(400, "malformed request-line");
   const method = methodName(buf, mStart, p);
   p++;
+  if (buf[p] === SP) return new HeadError(400, "extra space in request-line");
   const tStart = p;
   while (p < headEnd && TARGET[buf[p]!] === 1) p++;
+  if (p - tStart > limits.maxUriLength) return new HeadError(414, "request-target too long");
   if (p === tStart || buf[p] !== SP) {
-    if (p - tStart > limits.maxUriLength) return new HeadError(414, "request-target too long");
+    // `GET /path` and a line end is an HTTP/0.9 request (RFC 9112 §2.3 has it so).
+    if (buf[p] === CR || buf[p] === LF) return new HeadError(400, "HTTP/0.9 is not served");
     return new HeadError(400, "malformed request-target");
   }
-  if (p - tStart > limits.maxUriLength) return new HeadError(414, "request-target too long");
+  if (buf[p + 1] === SP) return new HeadError(400, "extra space in request-line");
   // One string for the whole head; every piece is a slice of it (one native call, not one per field).
   const text = latin1(buf, start, headEnd);
   const target = text.slice(tStart - start, p - start);
@@ -211,8 +215,7 @@ export function parseHead(
     if (p - headerStart > limits.maxHeaderSize) return new HeadError(431, "header section too large");
 
     const known = knownName(buf, nStart, nEnd);
-    const name =
-      known !== undefined && known.exact ? known.canonical : text.slice(nStart - start, nEnd - start);
+    const name = known?.exact ? known.canonical : text.slice(nStart - start, nEnd - start);
     const lower = known !== undefined ? known.lower : name.toLowerCase();
     const value = text.slice(vStart - start, vEnd - start);
     headers.push(name, value);
@@ -408,5 +411,10 @@ export const H1_STRICTER = {
   "http-version": "RFC 9112 §2.3: HTTP/0.9 is not served (400); other versions than 1.x get 505",
   "unknown-method": "RFC 9110 §9.1: an unrecognized method gets 501 (llhttp refuses it too, with 400)",
   limits:
-    "wharf's own limits: request-target over max_uri_length → 414, header section over max_header_size → 431",
+    "wharf's own limits: request-target over max_uri_length → 414, header section over max_header_size → 431, body over max_body_size → 413",
+  "host-syntax":
+    "RFC 9110 §7.2, RFC 3986 §3.2: a Host (or absolute-form authority) that is not a valid authority gets 400",
+  connect: "RFC 9110 §9.3.6: CONNECT is for proxies; wharf is not one and answers 405",
+  "stray-line-end":
+    "RFC 9112 §2.2: empty lines (CRLF) before a request-line are skipped; a bare CR or LF there is refused",
 } as const;

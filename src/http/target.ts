@@ -8,18 +8,17 @@ export interface Routed {
 
 /**
  * Resolves the request-target forms (RFC 9112 §3.2) and the Host: origin-form as is,
- * absolute-form with its authority replacing Host, `OPTIONS *` ("options-star", answered
- * by the engine); a status for anything refused.
+ * absolute-form with its authority replacing Host, `OPTIONS *` (target "*", answered by
+ * the dispatcher for the whole server); a status for anything refused.
  */
-export function routeTarget(
-  method: string,
-  url: string,
-  hostValue: string,
-): Routed | "options-star" | number {
+export function routeTarget(method: string, url: string, hostValue: string): Routed | number {
   let target = url;
   let hostText = hostValue;
   if (url.charCodeAt(0) !== 47 /* / */) {
-    if (url === "*" && method === "OPTIONS") return "options-star";
+    if (url === "*" && method === "OPTIONS") {
+      const host = parseHostHeader(hostText);
+      return host === undefined ? 400 : { target: "*", host };
+    }
     // absolute-form: the target's authority replaces Host.
     const m = /^https?:\/\/([^/?#]*)([^#]*)$/i.exec(url);
     if (!m) return 400;

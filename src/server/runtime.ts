@@ -101,6 +101,11 @@ function makeDispatcher(
     if (site.clientAuth && !ex.clientVerified) {
       return sendError(ex, 403, "this site needs a client certificate signed by its CA");
     }
+    if (ex.target === "*") {
+      // OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7).
+      ex.setHeader("Allow", "GET, HEAD, OPTIONS");
+      return ex.send(204);
+    }
     const path = normalizePath(ex.rawPath);
     if (path === undefined) return sendError(ex, 400);
     ex.path = path;
