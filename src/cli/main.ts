@@ -57,7 +57,19 @@ function workersFlag(v: unknown): number | "auto" {
   return n;
 }
 
+/**
+ * `WHARF_ENGINE=wharf|node` overrides `server.engine` for every config this process loads
+ * (the test suite runs against both engines this way).
+ */
+function engineOverride(): WharfConfig["server"]["engine"] | undefined {
+  const v = process.env.WHARF_ENGINE;
+  if (v === undefined || v === "") return undefined;
+  if (v !== "wharf" && v !== "node") throw new UsageError(`WHARF_ENGINE must be "wharf" or "node", not "${v}"`);
+  return v;
+}
+
 async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): Promise<number> {
+  const engine = engineOverride();
   const log = createLogger({ level: config.server.log_level, fields: { pid: process.pid, role: "primary" } });
   let control: PrimaryControl | undefined;
   // The config as loaded; apps and ACME fill in upstreams and certificate paths from it.
@@ -75,6 +87,7 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
   let internal: InternalCerts | undefined;
   const prepare = async (c: WharfConfig) => {
     let out = await apps.prepare(c);
+    if (engine !== undefined) out = { ...out, server: { ...out.server, engine } };
     if (out.sites.some((s) => s.tls?.source === "acme")) {
       acme ??= new (await import("../tls/acme.ts")).AcmeManager(log, {
         publish: (token, keyAuthorization) =>

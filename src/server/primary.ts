@@ -190,6 +190,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       log.info("listening", {
         addresses: [...new Set(startupAddresses)],
         workers: opts.workers,
+        engine: config.server.engine,
         pid: process.pid,
       });
       opts.onListening?.({

@@ -212,3 +212,43 @@ test("a port already in use is a one-line error and a non-zero exit", async () =
     holder.close();
   }
 });
+
+test("the HTTP/1.1 engine: wharf's own by default, node:http by config or WHARF_ENGINE", async () => {
+  const tree = makeTree({ "www/index.html": "x" });
+  try {
+    for (const [env, config, want] of [
+      [undefined, "", "wharf"],
+      [undefined, "  engine: node\n", "node"],
+      ["node", "", "node"],
+      ["wharf", "  engine: node\n", "wharf"],
+    ] as const) {
+      const port = await freePort();
+      writeFileSync(
+        join(tree.dir, "wharf.yaml"),
+        `server:\n  workers: 1\n${config}sites:\n  - listen: ["127.0.0.1:${port}"]\n    access_log: off\n    routes: [{ static: { root: www } }]\n`,
+      );
+      const w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], {
+        port,
+        env: { WHARF_ENGINE: env ?? "" },
+      });
+      try {
+        const line = await w.waitForLog("listening");
+        assert.equal(line.engine, want, `WHARF_ENGINE=${env ?? ""} with "${config.trim()}"`);
+        assert.equal((await request(w.base, "/index.html")).status, 200);
+      } finally {
+        await w.stop();
+      }
+    }
+    const bad = await runWharf(["validate", "--config", join(tree.dir, "wharf.yaml")], {
+      env: { WHARF_ENGINE: "fast" },
+    });
+    assert.equal(bad.code, 0, "validate does not start a server, so it ignores WHARF_ENGINE");
+    const refused = await runWharf(["serve", tree.dir, "--listen", "127.0.0.1:0"], {
+      env: { WHARF_ENGINE: "fast" },
+    });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /WHARF_ENGINE must be "wharf" or "node"/);
+  } finally {
+    tree.cleanup();
+  }
+});
