@@ -64,7 +64,8 @@ function workersFlag(v: unknown): number | "auto" {
 function engineOverride(): WharfConfig["server"]["engine"] | undefined {
   const v = process.env.WHARF_ENGINE;
   if (v === undefined || v === "") return undefined;
-  if (v !== "wharf" && v !== "node") throw new UsageError(`WHARF_ENGINE must be "wharf" or "node", not "${v}"`);
+  if (v !== "wharf" && v !== "node")
+    throw new UsageError(`WHARF_ENGINE must be "wharf" or "node", not "${v}"`);
   return v;
 }
 

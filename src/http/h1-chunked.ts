@@ -132,6 +132,7 @@ export class ChunkedDecoder {
           if (p < end) {
             if (this.#trailer !== "" && !validFieldLine(this.#trailer))
               throw new HeadError(400, "invalid trailer field");
+            if (FRAMING_TRAILER.test(this.#trailer)) throw new HeadError(400, "framing field in trailer");
             this.#state = S_TRAILER_LF;
             p++;
           }
@@ -194,6 +195,9 @@ function validExtensions(s: string): boolean {
   }
   return true;
 }
+
+/** Fields that frame a message cannot come after it (RFC 9110 §6.5.1); llhttp refuses them too. */
+const FRAMING_TRAILER = /^(content-length|transfer-encoding)\s*:/i;
 
 /** A trailer field line: token ":" OWS value OWS, value octets as in headers. */
 function validFieldLine(s: string): boolean {

@@ -415,6 +415,8 @@ export const H1_STRICTER = {
   "host-syntax":
     "RFC 9110 §7.2, RFC 3986 §3.2: a Host (or absolute-form authority) that is not a valid authority gets 400",
   connect: "RFC 9110 §9.3.6: CONNECT is for proxies; wharf is not one and answers 405",
+  "chunk-ext":
+    "RFC 9112 §7.1.1: a chunk extension's name is a token and its value a token or quoted-string; empty ones are refused",
   "stray-line-end":
     "RFC 9112 §2.2: empty lines (CRLF) before a request-line are skipped; a bare CR or LF there is refused",
 } as const;

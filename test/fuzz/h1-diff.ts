@@ -227,6 +227,7 @@ const STRICTER_BY_REASON: Record<string, keyof typeof H1_STRICTER> = {
   "chunked is not final": "te-not-chunked",
   "extra space in request-line": "request-line-spaces",
   "bare CR or LF before the request-line": "stray-line-end",
+  "invalid chunk extension": "chunk-ext",
   "HTTP/0.9 is not served": "http-version",
   "HTTP version not supported": "http-version",
   "request-target too long": "limits",
