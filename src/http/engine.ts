@@ -1,8 +1,12 @@
 import type { Server } from "node:net";
+import type { Server as TlsServer } from "node:tls";
 
 /** A protocol engine on one listening socket: turns connections into Exchanges. */
 export interface Engine {
+  /** The listening socket. */
   readonly server: Server;
+  /** For HTTPS: the TLS server behind it (certificates and ticket keys are set there). */
+  readonly tls?: TlsServer | undefined;
   /** Stops accepting, closes idle connections, and answers remaining requests with `Connection: close`. */
   drain(): void;
   /** Closes every connection now. */

@@ -8,6 +8,8 @@ export class FieldBlock {
   readonly values: readonly string[];
   /** Lower-case names, to see whether a field set elsewhere clashes with one of these. */
   readonly keys: ReadonlySet<string>;
+  /** The names lower-cased, in order (as HTTP/2 sends them). */
+  readonly lowerNames: readonly string[];
   /** `Name: value\r\n` for each field. */
   readonly h1: string;
 
@@ -24,7 +26,8 @@ export class FieldBlock {
     }
     this.names = names;
     this.values = values;
-    this.keys = new Set(names.map((n) => n.toLowerCase()));
+    this.lowerNames = names.map((n) => n.toLowerCase());
+    this.keys = new Set(this.lowerNames);
     this.h1 = h1;
   }
 }

@@ -5,7 +5,9 @@ import type { RequestListener } from "./exchange.ts";
 import { createWharfEngine } from "./h1-engine.ts";
 import { createNodeEngine } from "./h1-node.ts";
 import type { HttpLimits } from "./limits.ts";
-import { createTlsEngine, type TlsSelection } from "./tls-engine.ts";
+import { createTlsEngine } from "./tls-engine.ts";
+import type { TlsSelection } from "./tls-policy.ts";
+import { createWharfTlsEngine } from "./wharf-tls-engine.ts";
 
 interface Slot {
   engines: Engine[];
@@ -82,7 +84,9 @@ export class ListenerPool {
     try {
       for (const b of bindHosts(host)) {
         const engine = slot.tls
-          ? createTlsEngine(slot.limits, slot.tls, onRequest, this.#log)
+          ? this.engine === "node"
+            ? createTlsEngine(slot.limits, slot.tls, onRequest, this.#log)
+            : createWharfTlsEngine(slot.limits, slot.tls, onRequest, this.#log)
           : this.engine === "node"
             ? createNodeEngine(slot.limits, onRequest, this.#log)
             : createWharfEngine(slot.limits, onRequest, this.#log);
@@ -110,8 +114,7 @@ export class ListenerPool {
     slot.handler = handler;
     if (slot.tls && tls && slot.tls.current !== tls) {
       slot.tls.current = tls;
-      for (const e of slot.engines)
-        (e.server as import("node:tls").Server).setSecureContext(tls.defaultOptions);
+      for (const e of slot.engines) e.tls?.setSecureContext(tls.defaultOptions);
     }
     Object.assign(slot.limits, limits);
     for (const e of slot.engines) e.applyLimits();
@@ -122,7 +125,7 @@ export class ListenerPool {
     for (const slot of this.#slots.values()) {
       if (!slot.tls) continue;
       slot.tls.current.ticketKeys = keys;
-      for (const e of slot.engines) (e.server as import("node:tls").Server).setTicketKeys(keys);
+      for (const e of slot.engines) e.tls?.setTicketKeys(keys);
     }
   }
 

@@ -6,62 +6,15 @@ import {
   type Http2Session,
   type ServerHttp2Stream,
 } from "node:http2";
-import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import type { Logger } from "../core/logger.ts";
 import { admit } from "./admit.ts";
 import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
 import { NodeExchange } from "./h1-node-exchange.ts";
 import type { HttpLimits } from "./limits.ts";
-
-/**
- * Mozilla's "intermediate" TLS 1.2 cipher suites (TLS 1.3 suites are OpenSSL's defaults),
- * in this order of preference, which the server enforces (all are strong; enforcing it is
- * what TLS scanners such as testssl.sh expect).
- */
-export const INTERMEDIATE_CIPHERS = [
-  "ECDHE-ECDSA-AES128-GCM-SHA256",
-  "ECDHE-RSA-AES128-GCM-SHA256",
-  "ECDHE-ECDSA-AES256-GCM-SHA384",
-  "ECDHE-RSA-AES256-GCM-SHA384",
-  "ECDHE-ECDSA-CHACHA20-POLY1305",
-  "ECDHE-RSA-CHACHA20-POLY1305",
-  "DHE-RSA-AES128-GCM-SHA256",
-  "DHE-RSA-AES256-GCM-SHA384",
-  "DHE-RSA-CHACHA20-POLY1305",
-].join(":");
-
-/** A secure context with wharf's protocol and cipher policy for one certificate. */
-export function secureContextFor(
-  cert: Buffer,
-  key: Buffer,
-  clientCa?: Buffer,
-): { context: SecureContext; options: SecureContextOptions } {
-  const options: SecureContextOptions = {
-    cert,
-    key,
-    minVersion: "TLSv1.2",
-    ciphers: INTERMEDIATE_CIPHERS,
-    ecdhCurve: "X25519:prime256v1:secp384r1",
-    honorCipherOrder: true,
-    // With mutual TLS, the CA client certificates are checked against (and named to clients).
-    ...(clientCa ? { ca: clientCa } : {}),
-  };
-  return { context: createSecureContext(options), options };
-}
-
-/** What a TLS listener needs to pick certificates; mutable so a reload can re-point it. */
-export interface TlsSelection {
-  /** The context for an SNI name, or undefined for the default. */
-  contextFor(serverName: string): SecureContext | undefined;
-  /** The default certificate (clients without SNI, unknown names). */
-  defaultContext: SecureContext;
-  /** The same, as options (a listener re-reads them when a reload changes the default). */
-  defaultOptions: SecureContextOptions;
-  ticketKeys: Buffer;
-  /** Ask clients for certificates (some site on this address wants mutual TLS). */
-  requestCert: boolean;
-}
+import { tlsFront } from "./tls-front.ts";
+import { type TlsSelection, tlsServerOptions } from "./tls-policy.ts";
 
 /**
  * HTTPS with ALPN: HTTP/2 (node:http2) and HTTP/1.1 on one TLS listener, behind the same
@@ -78,18 +31,7 @@ export function createTlsEngine(
   const h1Sockets = new Set<TLSSocket>();
   const server = createSecureServer({
     allowHTTP1: true,
-    // Certificates are checked per site (the site decides); the handshake never fails for them.
-    requestCert: selection.current.requestCert,
-    rejectUnauthorized: false,
-    minVersion: "TLSv1.2",
-    ciphers: INTERMEDIATE_CIPHERS,
-    ecdhCurve: "X25519:prime256v1:secp384r1",
-    honorCipherOrder: true,
-    SNICallback: (name, cb) =>
-      cb(null, selection.current.contextFor(name.toLowerCase()) ?? selection.current.defaultContext),
-    // The default certificate: for clients that send no SNI (or an IP address).
-    ...selection.current.defaultOptions,
-    ticketKeys: selection.current.ticketKeys,
+    ...tlsServerOptions(selection),
     settings: {
       maxConcurrentStreams: 128,
       maxHeaderListSize: limits.maxUriLength + limits.maxHeaderSize + 1024,
@@ -102,8 +44,9 @@ export function createTlsEngine(
     requestTimeout: limits.requestTimeout,
     keepAliveTimeout: limits.idleTimeout,
   } as Parameters<typeof createSecureServer>[0]);
+  const front = tlsFront(server, () => selection.current.alpnChallenges, log);
   const applyLimits = () => {
-    server.maxConnections = limits.maxConnections;
+    front.maxConnections = limits.maxConnections;
     server.setTimeout(limits.idleTimeout);
   };
   applyLimits();
@@ -160,10 +103,11 @@ export function createTlsEngine(
   server.on("sessionError", (err: Error) => log.debug("http2 session error", { err: err.message }));
 
   return {
-    server,
+    server: front,
+    tls: server,
     drain() {
       draining = true;
-      server.close();
+      front.close();
       // GOAWAY to every HTTP/2 client; streams in flight finish, then the session closes.
       for (const s of sessions) {
         s.close();

@@ -6,7 +6,7 @@ import type { Exchange, RequestListener } from "../http/exchange.ts";
 import type { HttpLimits } from "../http/limits.ts";
 import { ListenerPool } from "../http/listeners.ts";
 import { normalizePath } from "../http/request-path.ts";
-import type { TlsSelection } from "../http/tls-engine.ts";
+import type { TlsSelection } from "../http/tls-policy.ts";
 import { type CompiledSite, compileSite } from "../routing/compile.ts";
 import { SiteTable } from "../routing/site-table.ts";
 import { challengeFor } from "../tls/challenges.ts";

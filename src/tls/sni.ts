@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { SecureContext } from "node:tls";
 import type { SiteConfig } from "../config/types.ts";
-import { secureContextFor, type TlsSelection } from "../http/tls-engine.ts";
+import { secureContextFor, type TlsSelection } from "../http/tls-policy.ts";
 
 /**
  * Session-ticket keys shared by every worker (the primary hands them down in the

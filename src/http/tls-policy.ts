@@ -1,0 +1,76 @@
+import {
+  createSecureContext,
+  type SecureContext,
+  type SecureContextOptions,
+  type TlsOptions,
+} from "node:tls";
+import type { AlpnChallenges } from "./tls-front.ts";
+
+/**
+ * Mozilla's "intermediate" TLS 1.2 cipher suites (TLS 1.3 suites are OpenSSL's defaults),
+ * in this order of preference, which the server enforces (all are strong; enforcing it is
+ * what TLS scanners such as testssl.sh expect).
+ */
+export const INTERMEDIATE_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+  "DHE-RSA-AES128-GCM-SHA256",
+  "DHE-RSA-AES256-GCM-SHA384",
+  "DHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** A secure context with wharf's protocol and cipher policy for one certificate. */
+export function secureContextFor(
+  cert: Buffer,
+  key: Buffer,
+  clientCa?: Buffer,
+): { context: SecureContext; options: SecureContextOptions } {
+  const options: SecureContextOptions = {
+    cert,
+    key,
+    minVersion: "TLSv1.2",
+    ciphers: INTERMEDIATE_CIPHERS,
+    ecdhCurve: "X25519:prime256v1:secp384r1",
+    honorCipherOrder: true,
+    // With mutual TLS, the CA client certificates are checked against (and named to clients).
+    ...(clientCa ? { ca: clientCa } : {}),
+  };
+  return { context: createSecureContext(options), options };
+}
+
+/** What a TLS listener needs to pick certificates; mutable so a reload can re-point it. */
+export interface TlsSelection {
+  /** The context for an SNI name, or undefined for the default. */
+  contextFor(serverName: string): SecureContext | undefined;
+  /** The default certificate (clients without SNI, unknown names). */
+  defaultContext: SecureContext;
+  /** The same, as options (a listener re-reads them when a reload changes the default). */
+  defaultOptions: SecureContextOptions;
+  ticketKeys: Buffer;
+  /** Ask clients for certificates (some site on this address wants mutual TLS). */
+  requestCert: boolean;
+  /** TLS-ALPN-01 answers pending for this address's names (ACME), if it has any. */
+  alpnChallenges?: AlpnChallenges | undefined;
+}
+
+/** The options every TLS listener of wharf starts from: protocols, ciphers, SNI, tickets. */
+export function tlsServerOptions(selection: { current: TlsSelection }): TlsOptions {
+  return {
+    // Certificates are checked per site (the site decides); the handshake never fails for them.
+    requestCert: selection.current.requestCert,
+    rejectUnauthorized: false,
+    minVersion: "TLSv1.2",
+    ciphers: INTERMEDIATE_CIPHERS,
+    ecdhCurve: "X25519:prime256v1:secp384r1",
+    honorCipherOrder: true,
+    SNICallback: (name, cb) =>
+      cb(null, selection.current.contextFor(name.toLowerCase()) ?? selection.current.defaultContext),
+    // The default certificate: for clients that send no SNI (or an IP address).
+    ...selection.current.defaultOptions,
+    ticketKeys: selection.current.ticketKeys,
+  };
+}
