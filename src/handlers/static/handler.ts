@@ -66,11 +66,24 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
     return now - slot.entry.checkedAt < REVALIDATE_MS;
   }
 
+  /** Lookups in flight by URL path: concurrent requests for a path share one trip to the disk. */
+  const inFlight = new Map<string, ReturnType<typeof resolveSlot>>();
+
+  /** The slot for a URL path (see `resolveSlot`), asking the disk once however many requests wait. */
+  function slotFor(key: string, stale: Slot | undefined): ReturnType<typeof resolveSlot> {
+    let pending = inFlight.get(key);
+    if (pending === undefined) {
+      pending = resolveSlot(key, stale).finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
   /**
    * The slot for a URL path: `stale` if the disk still matches it, else resolved and cached
    * anew; when the path names no file, what resolution found instead.
    */
-  async function slotFor(
+  async function resolveSlot(
     key: string,
     stale: Slot | undefined,
   ): Promise<Slot | Exclude<Resolved, { kind: "file" }>> {
