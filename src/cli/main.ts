@@ -93,6 +93,7 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
       acme ??= new (await import("../tls/acme.ts")).AcmeManager(log, {
         publish: (token, keyAuthorization) =>
           control?.broadcast({ type: "acme-http01", token, keyAuthorization }),
+        publishAlpn: (name, cert, key) => control?.broadcast({ type: "acme-tlsalpn01", name, cert, key }),
         updated: refresh("the new certificate"),
       });
       if (control) acme.start();

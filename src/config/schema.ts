@@ -51,6 +51,12 @@ const acme = (ctx: SchemaContext) =>
         .optional(),
       /** External Account Binding, for CAs that require it. */
       eab: z.strictObject({ kid: z.string().min(1), hmac_key: z.string().min(1) }).optional(),
+      /** Challenge types wharf answers, in order of preference (the first the CA offers is used). */
+      challenges: z
+        .array(z.enum(["http-01", "tls-alpn-01"]))
+        .min(1)
+        .refine((l) => new Set(l).size === l.length, { message: "must not repeat a challenge type" })
+        .default(["http-01", "tls-alpn-01"]),
       /** Plain-HTTP addresses that answer HTTP-01 challenges and redirect to https. */
       http_listen: z.array(listenAddress).min(1).default([":80"]),
       /** How far into a certificate's lifetime it is renewed. */

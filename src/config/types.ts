@@ -77,6 +77,8 @@ export interface AcmeConfig {
   email?: string | undefined;
   data_dir?: string | undefined;
   eab?: { kid: string; hmac_key: string } | undefined;
+  /** Challenge types answered, in order of preference. */
+  challenges: ("http-01" | "tls-alpn-01")[];
   http_listen: string[];
   renewal_ratio: number;
 }

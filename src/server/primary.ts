@@ -4,7 +4,7 @@ import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
-import type { ToPrimary, ToWorker } from "./messages.ts";
+import type { ChallengeMessage, ToPrimary, ToWorker } from "./messages.ts";
 
 export interface PrimaryOptions {
   config: WharfConfig;
@@ -25,7 +25,7 @@ export interface PrimaryControl {
   /** Hands the workers a new config (as a reload does). */
   push(config: WharfConfig): void;
   /** Sends a message to every worker, now and to workers started later. */
-  broadcast(msg: Extract<ToWorker, { type: "acme-http01" }>): void;
+  broadcast(msg: ChallengeMessage): void;
 }
 
 /**
@@ -40,7 +40,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   let started = false;
   const startedAt = new Map<Worker, number>();
   // Challenge answers every worker must have, including ones started later.
-  const sticky = new Map<string, Extract<ToWorker, { type: "acme-http01" }>>();
+  const sticky = new Map<string, ChallengeMessage>();
   const ids = new Map<Worker, number>();
   const pending = new Map<number, { left: Set<Worker>; failed: string[]; done: () => void }>();
   let restartDelay = 100;
@@ -196,8 +196,10 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       opts.onListening?.({
         push,
         broadcast(msg) {
-          if (msg.keyAuthorization === null) sticky.delete(msg.token);
-          else sticky.set(msg.token, msg);
+          const key = msg.type === "acme-http01" ? `http:${msg.token}` : `alpn:${msg.name}`;
+          if (msg.type === "acme-http01" ? msg.keyAuthorization === null : msg.cert === null)
+            sticky.delete(key);
+          else sticky.set(key, msg);
           for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, msg);
         },
       });

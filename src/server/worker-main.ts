@@ -1,6 +1,6 @@
 // Entry point of a worker process: serves whatever config the primary sends it.
 import { createLogger } from "../core/logger.ts";
-import { setChallenge } from "../tls/challenges.ts";
+import { setAlpnChallenge, setChallenge } from "../tls/challenges.ts";
 import type { ToPrimary, ToWorker } from "./messages.ts";
 import { ServerHost } from "./runtime.ts";
 
@@ -32,6 +32,8 @@ process.on("message", (msg: ToWorker) => {
     host.setTicketKeys(Buffer.from(msg.keys, "hex"));
   } else if (msg.type === "acme-http01") {
     setChallenge(msg.token, msg.keyAuthorization);
+  } else if (msg.type === "acme-tlsalpn01") {
+    setAlpnChallenge(msg.name, msg.cert, msg.key);
   }
 });
 // A terminal's Ctrl-C reaches the whole process group; drain as for the primary's word.

@@ -10,6 +10,8 @@ import { CertStorage, defaultDataDir, writeAtomic } from "./storage.ts";
 export interface AcmeHooks {
   /** Publishes (or, with null, withdraws) an HTTP-01 answer on every worker. */
   publish(token: string, keyAuthorization: string | null): void;
+  /** Publishes (or, with nulls, withdraws) a TLS-ALPN-01 certificate for `name` on every worker. */
+  publishAlpn(name: string, cert: string | null, key: string | null): void;
   /** Called when a certificate was stored: the workers should load the new config. */
   updated(): void;
 }
@@ -49,7 +51,7 @@ export function renewalTime(pem: string | Buffer, ratio = 2 / 3, now = Date.now(
 /**
  * Automatic certificates (RFC 8555) for `tls: auto` sites, run by the primary: stored
  * certificates are reused; missing ones get a temporary self-signed certificate, then an
- * order answered by HTTP-01 through the workers; renewal at two thirds of the lifetime;
+ * order answered by HTTP-01 or TLS-ALPN-01 through the workers; renewal at two thirds of the lifetime;
  * failures retried with exponential backoff while the site keeps serving.
  */
 export class AcmeManager {
@@ -168,7 +170,7 @@ export class AcmeManager {
       return this.#schedule(m, RETRY_MIN);
     }
     m.ordering = true;
-    const published: string[] = [];
+    const withdraw: (() => void)[] = [];
     try {
       this.#log.info("ordering certificate", { names: m.names, ca: cfg.directory });
       const client = await this.#clientFor(cfg, storage);
@@ -177,11 +179,22 @@ export class AcmeManager {
       });
       for (const authz of await client.getAuthorizations(order)) {
         if (authz.status === "valid") continue;
-        const ch = authz.challenges.find((c) => c.type === "http-01");
-        if (!ch) throw new Error(`the CA offers no http-01 challenge for ${authz.identifier.value}`);
+        const name = authz.identifier.value;
+        // The first challenge type of the configured preference that the CA offers.
+        const ch = cfg.challenges
+          .map((type) => authz.challenges.find((c) => c.type === type))
+          .find((c) => c !== undefined);
+        if (!ch) throw new Error(`the CA offers none of ${cfg.challenges.join(", ")} for ${name}`);
         const keyAuth = await client.getChallengeKeyAuthorization(ch);
-        this.#hooks.publish(ch.token, keyAuth);
-        published.push(ch.token);
+        if ((ch.type as string) === "tls-alpn-01") {
+          const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuth);
+          this.#hooks.publishAlpn(name, cert.toString(), key.toString());
+          withdraw.push(() => this.#hooks.publishAlpn(name, null, null));
+        } else {
+          this.#hooks.publish(ch.token, keyAuth);
+          withdraw.push(() => this.#hooks.publish(ch.token, null));
+        }
+        this.#log.info("answering challenge", { name, type: ch.type });
         await client.completeChallenge(ch);
         await client.waitForValidStatus(ch);
       }
@@ -209,7 +222,7 @@ export class AcmeManager {
       this.#client = undefined;
       this.#schedule(m, wait);
     } finally {
-      for (const t of published) this.#hooks.publish(t, null);
+      for (const w of withdraw) w();
       m.ordering = false;
       release();
     }

@@ -1,3 +1,6 @@
+import { createSecureContext, type SecureContext } from "node:tls";
+import type { AlpnChallenges } from "../http/tls-front.ts";
+
 /**
  * HTTP-01 challenge responses this worker answers (token → key authorization). The
  * primary, which runs the ACME orders, hands them to every worker; whichever worker the
@@ -17,3 +20,20 @@ export function challengeFor(path: string): string | undefined {
   if (tokens.size === 0 || !path.startsWith(CHALLENGE_PREFIX)) return undefined;
   return tokens.get(path.slice(CHALLENGE_PREFIX.length));
 }
+
+/**
+ * TLS-ALPN-01 challenge certificates this worker presents (server name → context), for
+ * the CA's validation handshakes with ALPN `acme-tls/1` (RFC 8737).
+ */
+const alpn = new Map<string, SecureContext>();
+
+export function setAlpnChallenge(name: string, cert: string | null, key: string | null): void {
+  if (cert === null || key === null) alpn.delete(name);
+  else alpn.set(name, createSecureContext({ cert, key, ALPNProtocols: ["acme-tls/1"] } as never));
+}
+
+/** What TLS listeners consult for pending TLS-ALPN-01 validations. */
+export const alpnChallenges: AlpnChallenges = {
+  pending: () => alpn.size > 0,
+  contextFor: (name) => alpn.get(name),
+};

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { SecureContext } from "node:tls";
 import type { SiteConfig } from "../config/types.ts";
 import { secureContextFor, type TlsSelection } from "../http/tls-policy.ts";
+import { alpnChallenges } from "./challenges.ts";
 
 /**
  * Session-ticket keys shared by every worker (the primary hands them down in the
@@ -62,5 +63,7 @@ export function buildTlsSelection(sites: SiteConfig[], keys: Buffer): TlsSelecti
     defaultOptions: fallback.options,
     ticketKeys: keys,
     requestCert: sites.some((s) => s.tls?.client_ca),
+    // Addresses of ACME sites answer TLS-ALPN-01 validations (while one is pending).
+    alpnChallenges: sites.some((s) => s.tls?.source === "acme") ? alpnChallenges : undefined,
   };
 }

@@ -240,3 +240,59 @@ sites:
     }
   },
 );
+
+test("TLS-ALPN-01: the certificate is obtained through the TLS listener alone", needs("pebble"), async () => {
+  const tree = makeTree({ "www/index.html": "alpn\n" });
+  // Pebble validates HTTP-01 on a port where nothing listens: only TLS-ALPN-01 can succeed.
+  const [deadHttp, tlsPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const pebble = await startPebble(tree.dir, deadHttp, tlsPort);
+  const file = join(tree.dir, "wharf.yaml");
+  writeFileSync(
+    file,
+    `server:
+  workers: 2
+  acme: { directory: "${pebble.directory}", challenges: [tls-alpn-01], http_listen: ["127.0.0.1:${httpPort}"], data_dir: data }
+sites:
+  - hosts: [alpn.test]
+    listen: ["127.0.0.1:${tlsPort}"]
+    tls: auto
+    routes: [{ static: { root: www } }]
+`,
+  );
+  const w = await startWharf(["run", "--config", file], {
+    port: httpPort,
+    env: { NODE_EXTRA_CA_CERTS: pebble.caFile },
+  });
+  try {
+    const answering = await w.waitForLog("answering challenge", 0, 30_000);
+    assert.equal(answering.type, "tls-alpn-01");
+    await w.waitForLog("answered a TLS-ALPN-01 validation", 0, 30_000);
+    await w.waitForLog("certificate obtained", 0, 30_000);
+    await w.waitForLog("config reloaded", w.stderr().indexOf('"certificate obtained"'), 10_000);
+    const served = await servedCert(tlsPort, "alpn.test");
+    assert.match(served.issuer, /Pebble/i);
+    assert.equal(served.subject, "alpn.test");
+    // With the validation over, an ordinary client offering acme-tls/1 gets nothing special.
+    const plain = await new Promise<string | false>((resolve, reject) => {
+      const s = tlsConnect(
+        {
+          host: "127.0.0.1",
+          port: tlsPort,
+          servername: "alpn.test",
+          rejectUnauthorized: false,
+          ALPNProtocols: ["h2"],
+        },
+        () => {
+          resolve(s.alpnProtocol ?? false);
+          s.end();
+        },
+      );
+      s.on("error", reject);
+    });
+    assert.equal(plain, "h2");
+  } finally {
+    await w.stop();
+    await pebble.stop();
+    tree.cleanup();
+  }
+});
