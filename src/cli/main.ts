@@ -10,6 +10,7 @@ import { AppSupervisor } from "../server/apps.ts";
 import { type PrimaryControl, runPrimary } from "../server/primary.ts";
 import type { AcmeManager } from "../tls/acme.ts";
 import type { InternalCerts } from "../tls/internal-certs.ts";
+import type { OnDemandIssuer } from "../tls/on-demand.ts";
 import { trust } from "./trust.ts";
 import { MAIN_HELP, PROXY_HELP, RUN_HELP, SERVE_HELP, TRUST_HELP, VALIDATE_HELP } from "./usage.ts";
 
@@ -85,6 +86,7 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
   // The certificate machinery (acme-client, X.509 generation) is loaded only when a site
   // needs it: it would cost every start-up a few hundred milliseconds.
   let acme: AcmeManager | undefined;
+  let onDemand: OnDemandIssuer | undefined;
   let internal: InternalCerts | undefined;
   const prepare = async (c: WharfConfig) => {
     let out = await apps.prepare(c);
@@ -95,9 +97,25 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
           control?.broadcast({ type: "acme-http01", token, keyAuthorization }),
         publishAlpn: (name, cert, key) => control?.broadcast({ type: "acme-tlsalpn01", name, cert, key }),
         updated: refresh("the new certificate"),
+        issued: (name, cert, key) => control?.broadcast({ type: "ondemand-cert", name, cert, key }),
       });
       if (control) acme.start();
       out = await acme.prepare(out);
+      if (out.sites.some((s) => s.tls?.on_demand) && !onDemand) {
+        const manager = acme;
+        onDemand = new (await import("../tls/on-demand.ts")).OnDemandIssuer(
+          log,
+          manager,
+          () => loaded.server.acme.on_demand,
+          (name, pair) =>
+            control?.broadcast({
+              type: "ondemand-cert",
+              name,
+              cert: pair?.cert ?? null,
+              key: pair?.key ?? null,
+            }),
+        );
+      }
     }
     if (out.sites.some((s) => s.tls?.source === "internal")) {
       internal ??= new (await import("../tls/internal-certs.ts")).InternalCerts(
@@ -126,6 +144,10 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
       await apps.stopAll();
     },
     onFatal: (message) => process.stderr.write(`wharf: cannot start: ${message}\n`),
+    onCertRequest: (name) => {
+      if (onDemand) onDemand.request(name);
+      else control?.broadcast({ type: "ondemand-cert", name, cert: null, key: null });
+    },
     onListening: (c) => {
       control = c;
       acme?.start();

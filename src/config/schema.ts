@@ -57,6 +57,17 @@ const acme = (ctx: SchemaContext) =>
         .min(1)
         .refine((l) => new Set(l).size === l.length, { message: "must not repeat a challenge type" })
         .default(["http-01", "tls-alpn-01"]),
+      /**
+       * On-demand TLS: certificates obtained at the first handshake for a name, when `ask`
+       * (GET ask?domain=NAME) answers 2xx; at most `burst` new ones per `interval`.
+       */
+      on_demand: z
+        .strictObject({
+          ask: z.string().url(),
+          burst: z.number().int().positive().default(5),
+          interval: duration.default(60_000),
+        })
+        .optional(),
       /** Plain-HTTP addresses that answer HTTP-01 challenges and redirect to https. */
       http_listen: z.array(listenAddress).min(1).default([":80"]),
       /** How far into a certificate's lifetime it is renewed. */
@@ -159,8 +170,16 @@ const hsts = z
   .transform((v) => (v === false ? null : Math.floor(v / 1000)));
 
 /** The canonical TLS block of a site whose certificate the primary provides. */
-function managedTls(source: "acme" | "internal") {
-  return { source, cert: null, key: null, hsts: null, redirect_http: [] as string[], client_ca: null };
+function managedTls(source: "acme" | "internal", onDemand = false) {
+  return {
+    source,
+    cert: null,
+    key: null,
+    hsts: null,
+    redirect_http: [] as string[],
+    client_ca: null,
+    on_demand: onDemand,
+  };
 }
 
 function siteTls(ctx: SchemaContext) {
@@ -169,9 +188,12 @@ function siteTls(ctx: SchemaContext) {
       // Certificates obtained and renewed automatically (ACME), or from wharf's own CA.
       z.literal("auto").transform(() => managedTls("acme")),
       z.literal("internal").transform(() => managedTls("internal")),
+      // Certificates obtained at the first handshake for names the ask endpoint approves.
+      z.literal("on_demand").transform(() => managedTls("acme", true)),
       z
         .strictObject({
           source: z.enum(["acme", "internal"]),
+          on_demand: z.boolean().default(false),
           client_ca: fsPath(ctx, "file").nullable().default(null),
           hsts,
           /** Plain-HTTP addresses for redirects (default: server.acme.http_listen). */
@@ -190,7 +212,7 @@ function siteTls(ctx: SchemaContext) {
           /** Require client certificates signed by this CA (PEM) — mutual TLS. */
           client_ca: fsPath(ctx, "file").nullable().default(null),
         })
-        .transform((t) => ({ ...t, source: "files" as const })),
+        .transform((t) => ({ ...t, source: "files" as const, on_demand: false })),
     ])
     .optional()
     .transform((v) => v ?? null);
@@ -216,6 +238,15 @@ export function configSchema(ctx: SchemaContext) {
     .superRefine((c, issue) => {
       c.sites.forEach((s, i) => {
         if (s.tls?.source !== "acme") return;
+        if (s.tls.on_demand) {
+          if (!c.server.acme.on_demand)
+            issue.addIssue({
+              code: "custom",
+              path: ["sites", i, "tls"],
+              message: "tls: on_demand needs server.acme.on_demand.ask, the endpoint that approves names",
+            });
+          return;
+        }
         if (s.hosts.length === 0)
           issue.addIssue({
             code: "custom",

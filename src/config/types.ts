@@ -60,6 +60,8 @@ export interface SiteTlsConfig {
   redirect_http: string[];
   /** CA (PEM file) whose client certificates are required (mutual TLS), or null. */
   client_ca: string | null;
+  /** ACME certificates for names first seen in a handshake (approved by acme.on_demand.ask). */
+  on_demand: boolean;
 }
 
 export interface LimitsConfig {
@@ -77,6 +79,8 @@ export interface AcmeConfig {
   email?: string | undefined;
   data_dir?: string | undefined;
   eab?: { kid: string; hmac_key: string } | undefined;
+  /** On-demand TLS: the endpoint approving names, and the issuance rate limit. */
+  on_demand?: { ask: string; burst: number; interval: number } | undefined;
   /** Challenge types answered, in order of preference. */
   challenges: ("http-01" | "tls-alpn-01")[];
   http_listen: string[];

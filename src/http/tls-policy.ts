@@ -55,6 +55,8 @@ export interface TlsSelection {
   requestCert: boolean;
   /** TLS-ALPN-01 answers pending for this address's names (ACME), if it has any. */
   alpnChallenges?: AlpnChallenges | undefined;
+  /** For on-demand TLS: a certificate for a name no site names, obtained when first asked. */
+  onDemand?: ((serverName: string) => Promise<SecureContext | undefined>) | undefined;
 }
 
 /** The options every TLS listener of wharf starts from: protocols, ciphers, SNI, tickets. */
@@ -67,8 +69,17 @@ export function tlsServerOptions(selection: { current: TlsSelection }): TlsOptio
     ciphers: INTERMEDIATE_CIPHERS,
     ecdhCurve: "X25519:prime256v1:secp384r1",
     honorCipherOrder: true,
-    SNICallback: (name, cb) =>
-      cb(null, selection.current.contextFor(name.toLowerCase()) ?? selection.current.defaultContext),
+    SNICallback: (name, cb) => {
+      const s = selection.current;
+      const lower = name.toLowerCase();
+      const ctx = s.contextFor(lower);
+      if (ctx !== undefined || s.onDemand === undefined) return cb(null, ctx ?? s.defaultContext);
+      // A name no site knows, on an on-demand address: the handshake waits for its certificate.
+      s.onDemand(lower).then(
+        (got) => cb(null, got ?? s.defaultContext),
+        () => cb(null, s.defaultContext),
+      );
+    },
     // The default certificate: for clients that send no SNI (or an IP address).
     ...selection.current.defaultOptions,
     ticketKeys: selection.current.ticketKeys,

@@ -1,9 +1,13 @@
 import type { WharfConfig } from "../config/types.ts";
 
-/** An ACME challenge answer for every worker (or, with nulls, its withdrawal). */
+/**
+ * What the primary's certificate machinery tells every worker: an ACME challenge answer
+ * (or, with nulls, its withdrawal), or an on-demand certificate (nulls: refused).
+ */
 export type ChallengeMessage =
   | { type: "acme-http01"; token: string; keyAuthorization: string | null }
-  | { type: "acme-tlsalpn01"; name: string; cert: string | null; key: string | null };
+  | { type: "acme-tlsalpn01"; name: string; cert: string | null; key: string | null }
+  | { type: "ondemand-cert"; name: string; cert: string | null; key: string | null };
 
 /** What the primary tells a worker. */
 export type ToWorker =
@@ -15,4 +19,5 @@ export type ToWorker =
 /** What a worker tells the primary. */
 export type ToPrimary =
   | { type: "ready"; seq: number; addresses: string[] }
-  | { type: "failed"; seq: number; error: string; code?: string | undefined };
+  | { type: "failed"; seq: number; error: string; code?: string | undefined }
+  | { type: "cert-request"; name: string };

@@ -18,6 +18,8 @@ export interface PrimaryOptions {
   onFatal?: (message: string) => void;
   /** Called once every worker listens, with the means to reach the workers later. */
   onListening?: (control: PrimaryControl) => void;
+  /** A worker met a name in a handshake that an on-demand site may get a certificate for. */
+  onCertRequest?: (name: string) => void;
 }
 
 /** What other primary-side parts (ACME) may do with the workers. */
@@ -73,6 +75,10 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     };
 
     const onMessage = (w: Worker, msg: ToPrimary) => {
+      if (msg.type === "cert-request") {
+        opts.onCertRequest?.(msg.name);
+        return;
+      }
       const p = pending.get(msg.seq);
       if (msg.type === "failed") {
         if (!started) {
@@ -196,7 +202,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       opts.onListening?.({
         push,
         broadcast(msg) {
-          const key = msg.type === "acme-http01" ? `http:${msg.token}` : `alpn:${msg.name}`;
+          const key = msg.type === "acme-http01" ? `http:${msg.token}` : `${msg.type}:${msg.name}`;
           if (msg.type === "acme-http01" ? msg.keyAuthorization === null : msg.cert === null)
             sticky.delete(key);
           else sticky.set(key, msg);

@@ -1,11 +1,13 @@
 // Entry point of a worker process: serves whatever config the primary sends it.
 import { createLogger } from "../core/logger.ts";
 import { setAlpnChallenge, setChallenge } from "../tls/challenges.ts";
+import { setOnDemandCert, setOnDemandRequester } from "../tls/on-demand-certs.ts";
 import type { ToPrimary, ToWorker } from "./messages.ts";
 import { ServerHost } from "./runtime.ts";
 
 const log = createLogger({ fields: { pid: process.pid, worker: Number(process.env.WHARF_WORKER_ID ?? 0) } });
 const host = new ServerHost(log);
+setOnDemandRequester((name) => tell({ type: "cert-request", name }));
 let stopping = false;
 
 function tell(msg: ToPrimary): void {
@@ -34,6 +36,8 @@ process.on("message", (msg: ToWorker) => {
     setChallenge(msg.token, msg.keyAuthorization);
   } else if (msg.type === "acme-tlsalpn01") {
     setAlpnChallenge(msg.name, msg.cert, msg.key);
+  } else if (msg.type === "ondemand-cert") {
+    setOnDemandCert(msg.name, msg.cert, msg.key);
   }
 });
 // A terminal's Ctrl-C reaches the whole process group; drain as for the primary's word.

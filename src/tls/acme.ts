@@ -14,6 +14,14 @@ export interface AcmeHooks {
   publishAlpn(name: string, cert: string | null, key: string | null): void;
   /** Called when a certificate was stored: the workers should load the new config. */
   updated(): void;
+  /** An on-demand certificate was obtained or renewed: every worker should have it. */
+  issued(name: string, cert: string, key: string): void;
+}
+
+/** A certificate and its key, PEM. */
+export interface CertPair {
+  cert: string;
+  key: string;
 }
 
 interface Managed {
@@ -22,6 +30,8 @@ interface Managed {
   timer: NodeJS.Timeout | undefined;
   ordering: boolean;
   backoff: number;
+  /** Obtained for a name first seen in a handshake; renewals are broadcast, not a config reload. */
+  onDemand: boolean;
 }
 
 // acme-client retries a failed HTTP call 5 times over about 75 s; wharf's own backoff below
@@ -80,6 +90,18 @@ export class AcmeManager {
     this.#cfg = cfg;
     this.#storage = new CertStorage(cfg.data_dir ?? defaultDataDir());
     for (const site of autoSites) {
+      if (site.tls!.on_demand) {
+        // Until a name's own certificate is there (and for clients without SNI): a temporary one.
+        const dir = this.#storage.certDir(cfg.directory, ["on-demand.default.invalid"]);
+        if (!existsSync(join(dir, "temporary.crt"))) {
+          const temp = await selfSignedCert(["on-demand.default.invalid"]);
+          writeAtomic(join(dir, "temporary.crt"), temp.cert, 0o644);
+          writeAtomic(join(dir, "temporary.key"), temp.key);
+        }
+        site.tls!.cert = join(dir, "temporary.crt");
+        site.tls!.key = join(dir, "temporary.key");
+        continue;
+      }
       const names = [...site.hosts].sort();
       const key = names.join(",");
       let m = this.#managed.get(key);
@@ -90,6 +112,7 @@ export class AcmeManager {
           timer: undefined,
           ordering: false,
           backoff: RETRY_MIN,
+          onDemand: false,
         };
         this.#managed.set(key, m);
       }
@@ -160,14 +183,54 @@ export class AcmeManager {
     return client;
   }
 
-  async #order(m: Managed): Promise<void> {
+  /** The on-demand entry for a name (made on first use). */
+  #onDemandEntry(name: string): Managed | undefined {
     const cfg = this.#cfg;
     const storage = this.#storage;
-    if (this.#stopped || m.ordering || !cfg || !storage) return;
+    if (!cfg || !storage) return undefined;
+    const key = `on-demand:${name}`;
+    let m = this.#managed.get(key);
+    if (!m) {
+      m = {
+        names: [name],
+        dir: storage.certDir(cfg.directory, [name]),
+        timer: undefined,
+        ordering: false,
+        backoff: RETRY_MIN,
+        onDemand: true,
+      };
+      this.#managed.set(key, m);
+    }
+    return m;
+  }
+
+  /** An on-demand certificate kept from before (its renewal scheduled), without asking anyone. */
+  storedOnDemand(name: string): CertPair | undefined {
+    const m = this.#onDemandEntry(name);
+    if (!m) return undefined;
+    const certPath = join(m.dir, "cert.pem");
+    const keyPath = join(m.dir, "key.pem");
+    if (!existsSync(certPath) || !existsSync(keyPath)) return undefined;
+    const cert = readFileSync(certPath, "utf8");
+    if (!m.timer && !m.ordering) this.#schedule(m, renewalTime(cert, this.#cfg!.renewal_ratio) - Date.now());
+    return { cert, key: readFileSync(keyPath, "utf8") };
+  }
+
+  /** Orders a certificate for a name now (on demand, approved and within the rate). */
+  async orderOnDemand(name: string): Promise<CertPair | undefined> {
+    const m = this.#onDemandEntry(name);
+    return m ? this.#order(m) : undefined;
+  }
+
+  async #order(m: Managed): Promise<CertPair | undefined> {
+    const cfg = this.#cfg;
+    const storage = this.#storage;
+    if (this.#stopped || m.ordering || !cfg || !storage) return undefined;
     const release = storage.lock(m.dir);
     if (!release) {
       this.#log.warn("another process is ordering this certificate; retrying later", { names: m.names });
-      return this.#schedule(m, RETRY_MIN);
+      this.#schedule(m, RETRY_MIN);
+      return undefined;
     }
     m.ordering = true;
     const withdraw: (() => void)[] = [];
@@ -210,17 +273,23 @@ export class AcmeManager {
       this.#log.info("certificate obtained", { names: m.names, renew_at: new Date(when).toISOString() });
       m.backoff = RETRY_MIN;
       this.#schedule(m, when - Date.now());
-      this.#hooks.updated();
+      const pair = { cert, key: key.toString() };
+      if (m.onDemand) this.#hooks.issued(m.names[0]!, pair.cert, pair.key);
+      else this.#hooks.updated();
+      return pair;
     } catch (err) {
+      // A first on-demand order is not retried here: the next handshake for the name asks again.
+      const retry = !m.onDemand || existsSync(join(m.dir, "cert.pem"));
       const wait = m.backoff;
       m.backoff = Math.min(m.backoff * 2, RETRY_MAX);
       this.#log.error("certificate order failed; the site keeps its current certificate", {
         names: m.names,
         error: (err as Error).message,
-        retry_in_ms: wait,
+        ...(retry ? { retry_in_ms: wait } : {}),
       });
       this.#client = undefined;
-      this.#schedule(m, wait);
+      if (retry) this.#schedule(m, wait);
+      return undefined;
     } finally {
       for (const w of withdraw) w();
       m.ordering = false;

@@ -4,6 +4,7 @@ import type { SecureContext } from "node:tls";
 import type { SiteConfig } from "../config/types.ts";
 import { secureContextFor, type TlsSelection } from "../http/tls-policy.ts";
 import { alpnChallenges } from "./challenges.ts";
+import { onDemandContext } from "./on-demand-certs.ts";
 
 /**
  * Session-ticket keys shared by every worker (the primary hands them down in the
@@ -65,5 +66,6 @@ export function buildTlsSelection(sites: SiteConfig[], keys: Buffer): TlsSelecti
     requestCert: sites.some((s) => s.tls?.client_ca),
     // Addresses of ACME sites answer TLS-ALPN-01 validations (while one is pending).
     alpnChallenges: sites.some((s) => s.tls?.source === "acme") ? alpnChallenges : undefined,
+    onDemand: sites.some((s) => s.tls?.on_demand) ? onDemandContext : undefined,
   };
 }

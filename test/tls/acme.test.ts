@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
@@ -296,3 +297,69 @@ sites:
     tree.cleanup();
   }
 });
+
+test(
+  "on-demand TLS: names the ask endpoint approves get a certificate at their first handshake, within the rate",
+  needs("pebble"),
+  async () => {
+    const tree = makeTree({ "www/index.html": "on demand\n" });
+    const [httpPort, tlsPort] = [await freePort(), await freePort()];
+    const pebble = await startPebble(tree.dir, httpPort, tlsPort);
+    const asked: string[] = [];
+    const ask = createServer((req, res) => {
+      const name = new URL(req.url ?? "/", "http://x").searchParams.get("domain") ?? "";
+      asked.push(name);
+      res.writeHead(name.startsWith("yes") ? 200 : 403).end();
+    });
+    await new Promise<void>((r) => ask.listen(0, "127.0.0.1", r));
+    const askPort = (ask.address() as { port: number }).port;
+    const file = join(tree.dir, "wharf.yaml");
+    writeFileSync(
+      file,
+      `server:
+  workers: 2
+  acme:
+    directory: "${pebble.directory}"
+    http_listen: ["127.0.0.1:${httpPort}"]
+    data_dir: data
+    on_demand: { ask: "http://127.0.0.1:${askPort}/check", burst: 1, interval: 1h }
+sites:
+  - listen: ["127.0.0.1:${tlsPort}"]
+    tls: on_demand
+    routes: [{ static: { root: www } }]
+`,
+    );
+    const env = { NODE_EXTRA_CA_CERTS: pebble.caFile };
+    let w = await startWharf(["run", "--config", file], { port: httpPort, env });
+    try {
+      const first = await servedCert(tlsPort, "yes.test");
+      assert.match(first.issuer, /Pebble/i, "the first handshake waits for its certificate");
+      assert.equal(first.subject, "yes.test");
+      assert.equal(
+        (await servedCert(tlsPort, "no.test")).subject,
+        "on-demand.default.invalid",
+        "refused by ask",
+      );
+      assert.equal(
+        (await servedCert(tlsPort, "yes2.test")).subject,
+        "on-demand.default.invalid",
+        "over the rate",
+      );
+      await w.waitForLog("on-demand certificate refused: issuance rate limit reached");
+      assert.deepEqual(asked, ["yes.test", "no.test", "yes2.test"]);
+      // Another handshake, on whichever worker: the certificate is at hand.
+      assert.equal((await servedCert(tlsPort, "yes.test")).serial, first.serial);
+      await w.stop();
+      // After a restart the stored certificate is reused: no ask, no new order.
+      w = await startWharf(["run", "--config", file], { port: httpPort, env });
+      assert.equal((await servedCert(tlsPort, "yes.test")).serial, first.serial);
+      assert.deepEqual(asked, ["yes.test", "no.test", "yes2.test"]);
+      assert.doesNotMatch(w.stderr(), /obtaining an on-demand certificate/);
+    } finally {
+      await w.stop();
+      ask.close();
+      await pebble.stop();
+      tree.cleanup();
+    }
+  },
+);

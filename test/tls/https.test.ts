@@ -225,7 +225,7 @@ test(
   "HTTP/2 clients get GOAWAY on shutdown and their in-flight stream completes",
   { timeout: 20_000 },
   async () => {
-    const tree = makeTree({ "big.bin": Buffer.alloc(8 * 1024 * 1024, 3) });
+    const tree = makeTree({ "big.bin": Buffer.alloc(4 * 1024 * 1024, 3) });
     const c = makeCert(tree.dir, "c", ["localhost", "127.0.0.1"]);
     const w = await startWharf([
       "serve",
@@ -247,20 +247,27 @@ test(
         goaway = true;
       });
       const req = s.request({ ":path": "/big.bin" });
+      let slow = true;
       let size = 0;
       const done = new Promise<void>((resolve) => {
+        // A slow reader until the shutdown begins, so the stream is in flight then; after
+        // that it reads as a browser would (a paused stream's buffer is dropped when the
+        // server closes the finished connection, by node's client, not by the server).
         req.on("data", (d: Buffer) => {
           size += d.length;
+          if (!slow) return;
           req.pause();
-          setTimeout(() => req.resume(), 2);
+          setTimeout(() => req.resume(), 1);
         });
-        req.on("end", () => resolve());
-        req.on("error", () => resolve());
+        // A cut stream ends in "close" without "end": the size check below then fails.
+        req.on("close", () => resolve());
       });
       await new Promise((r) => req.once("response", r));
       const code = w.stop();
+      slow = false;
+      req.resume();
       await done;
-      assert.equal(size, 8 * 1024 * 1024);
+      assert.equal(size, 4 * 1024 * 1024);
       assert.ok(goaway, "GOAWAY received");
       assert.equal(await code, 0);
       s.close();
