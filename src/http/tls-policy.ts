@@ -1,3 +1,4 @@
+import { constants } from "node:crypto";
 import {
   createSecureContext,
   type SecureContext,
@@ -36,6 +37,8 @@ export function secureContextFor(
     ciphers: INTERMEDIATE_CIPHERS,
     ecdhCurve: "X25519:prime256v1:secp384r1",
     honorCipherOrder: true,
+    // No client-initiated renegotiation (TLS 1.2): a CPU-exhaustion lever (CVE-2011-1473).
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     // With mutual TLS, the CA client certificates are checked against (and named to clients).
     ...(clientCa ? { ca: clientCa } : {}),
   };
@@ -69,6 +72,7 @@ export function tlsServerOptions(selection: { current: TlsSelection }): TlsOptio
     ciphers: INTERMEDIATE_CIPHERS,
     ecdhCurve: "X25519:prime256v1:secp384r1",
     honorCipherOrder: true,
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     SNICallback: (name, cb) => {
       const s = selection.current;
       const lower = name.toLowerCase();
