@@ -86,6 +86,8 @@ const server = (ctx: SchemaContext) =>
       workers: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
       /** The HTTP/1.1 engine: wharf's own (default), or node:http. */
       engine: z.enum(["wharf", "node"]).default("wharf"),
+      /** HTTP/2 without TLS for clients that start with its preface (prior knowledge, RFC 9113 §3.3). */
+      h2c: z.boolean().default(false),
       log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
       shutdown_timeout: duration.default(10_000),
       /** How often the TLS session-ticket keys (shared by all workers) are replaced. */

@@ -93,6 +93,8 @@ export interface ServerConfig {
   workers: number | "auto";
   /** The HTTP/1.1 engine: wharf's own parser and writer, or node:http (the reference). */
   engine: "wharf" | "node";
+  /** Cleartext HTTP/2 with prior knowledge on plain-HTTP listeners (wharf's engine). */
+  h2c: boolean;
   log_level: "debug" | "info" | "warn" | "error";
   /** Time in-flight requests get to finish on shutdown, in ms. */
   shutdown_timeout: number;

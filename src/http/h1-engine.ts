@@ -5,6 +5,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
 import { type CoarseClock, H1Connection, type H1Shared } from "./h1-connection.ts";
+import { H2Sessions } from "./h2-sessions.ts";
 import type { HttpLimits } from "./limits.ts";
 
 /**
@@ -79,11 +80,43 @@ export class H1Connections {
   }
 }
 
-/** The HTTP/1.1 engine of wharf's own: a parser and response writer on `node:net` sockets. */
-export function createWharfEngine(limits: HttpLimits, onRequest: RequestListener, log: Logger): Engine {
+/** What a cleartext HTTP/2 connection starts with (RFC 9113 §3.4). */
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+/**
+ * The HTTP/1.1 engine of wharf's own: a parser and response writer on `node:net` sockets.
+ * With `h2c`, a connection that opens with the HTTP/2 preface is served HTTP/2 instead.
+ */
+export function createWharfEngine(
+  limits: HttpLimits,
+  onRequest: RequestListener,
+  log: Logger,
+  opts: { h2c?: boolean } = {},
+): Engine {
   const conns = new H1Connections(limits, onRequest, log, "http");
+  const h2 = opts.h2c ? new H2Sessions(limits, onRequest, log, "http") : undefined;
   const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
-    conns.add(socket);
+    if (h2 === undefined) {
+      conns.add(socket);
+      return;
+    }
+    // The first bytes decide: the preface (or as much of it as came) means HTTP/2.
+    let seen: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const isPreface = seen.compare(PREFACE, 0, n, 0, n) === 0;
+      if (isPreface && seen.length < PREFACE.length) return;
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(seen);
+      if (isPreface) h2.accept(socket);
+      else {
+        conns.add(socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
   });
   server.on("close", () => conns.close());
   const applyLimits = () => {
@@ -96,8 +129,12 @@ export function createWharfEngine(limits: HttpLimits, onRequest: RequestListener
     drain() {
       server.close();
       conns.drain();
+      h2?.drain();
     },
-    destroyAll: () => conns.destroyAll(),
+    destroyAll: () => {
+      conns.destroyAll();
+      h2?.destroyAll();
+    },
     applyLimits,
   };
 }

@@ -51,6 +51,8 @@ export class ListenerPool {
   readonly #log: Logger;
   /** The HTTP/1.1 engine for addresses opened from now on. */
   engine: "wharf" | "node" = "wharf";
+  /** Cleartext HTTP/2 (prior knowledge) on plain addresses opened from now on. */
+  h2c = false;
 
   constructor(log: Logger) {
     this.#log = log;
@@ -89,7 +91,7 @@ export class ListenerPool {
             : createWharfTlsEngine(slot.limits, slot.tls, onRequest, this.#log)
           : this.engine === "node"
             ? createNodeEngine(slot.limits, onRequest, this.#log)
-            : createWharfEngine(slot.limits, onRequest, this.#log);
+            : createWharfEngine(slot.limits, onRequest, this.#log, { h2c: this.h2c });
         try {
           await listen(engine.server, b.host, port);
         } catch (err) {

@@ -146,6 +146,7 @@ export class ServerHost {
   async apply(config: WharfConfig): Promise<void> {
     const next = buildRuntime(config, this.#log);
     this.#pool.engine = config.server.engine;
+    this.#pool.h2c = config.server.h2c;
     const opened: string[] = [];
     try {
       for (const addr of next.listeners.keys()) {
