@@ -88,6 +88,8 @@ const server = (ctx: SchemaContext) =>
       engine: z.enum(["wharf", "node"]).default("wharf"),
       /** HTTP/2 without TLS for clients that start with its preface (prior knowledge, RFC 9113 §3.3). */
       h2c: z.boolean().default(false),
+      /** Staple OCSP answers for certificates whose issuer names a responder. */
+      ocsp_stapling: z.boolean().default(true),
       log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
       shutdown_timeout: duration.default(10_000),
       /** How often the TLS session-ticket keys (shared by all workers) are replaced. */

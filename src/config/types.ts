@@ -95,6 +95,8 @@ export interface ServerConfig {
   engine: "wharf" | "node";
   /** Cleartext HTTP/2 with prior knowledge on plain-HTTP listeners (wharf's engine). */
   h2c: boolean;
+  /** Staple OCSP answers (RFC 6960) for certificates with a responder. */
+  ocsp_stapling: boolean;
   log_level: "debug" | "info" | "warn" | "error";
   /** Time in-flight requests get to finish on shutdown, in ms. */
   shutdown_timeout: number;

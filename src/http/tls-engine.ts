@@ -14,7 +14,7 @@ import type { RequestListener } from "./exchange.ts";
 import { NodeExchange } from "./h1-node-exchange.ts";
 import type { HttpLimits } from "./limits.ts";
 import { tlsFront } from "./tls-front.ts";
-import { type TlsSelection, tlsServerOptions } from "./tls-policy.ts";
+import { attachOcsp, type TlsSelection, tlsServerOptions } from "./tls-policy.ts";
 
 /**
  * HTTPS with ALPN: HTTP/2 (node:http2) and HTTP/1.1 on one TLS listener, behind the same
@@ -44,6 +44,7 @@ export function createTlsEngine(
     requestTimeout: limits.requestTimeout,
     keepAliveTimeout: limits.idleTimeout,
   } as Parameters<typeof createSecureServer>[0]);
+  attachOcsp(server, selection);
   const front = tlsFront(server, () => selection.current.alpnChallenges, log);
   const applyLimits = () => {
     front.maxConnections = limits.maxConnections;

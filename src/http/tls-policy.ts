@@ -58,8 +58,29 @@ export interface TlsSelection {
   requestCert: boolean;
   /** TLS-ALPN-01 answers pending for this address's names (ACME), if it has any. */
   alpnChallenges?: AlpnChallenges | undefined;
+  /** OCSP stapling: answers a client's status_request for the certificate being served. */
+  ocsp?: OcspHandler | undefined;
   /** For on-demand TLS: a certificate for a name no site names, obtained when first asked. */
   onDemand?: ((serverName: string) => Promise<SecureContext | undefined>) | undefined;
+}
+
+/** Node's OCSPRequest listener: the served certificate and its issuer (DER), and where the staple goes. */
+export type OcspHandler = (
+  cert: Buffer,
+  issuer: Buffer | null,
+  cb: (err: Error | null, response: Buffer | null) => void,
+) => void;
+
+/** Staples OCSP answers on `server` through whatever the current selection provides. */
+export function attachOcsp(server: import("node:tls").Server, selection: { current: TlsSelection }): void {
+  server.on(
+    "OCSPRequest",
+    (cert: Buffer, issuer: Buffer | null, cb: (e: Error | null, r: Buffer | null) => void) => {
+      const handler = selection.current.ocsp;
+      if (handler) handler(cert, issuer, cb);
+      else cb(null, null);
+    },
+  );
 }
 
 /** The options every TLS listener of wharf starts from: protocols, ciphers, SNI, tickets. */

@@ -6,7 +6,7 @@ import { H1Connections } from "./h1-engine.ts";
 import { H2Sessions } from "./h2-sessions.ts";
 import type { HttpLimits } from "./limits.ts";
 import { tlsFront } from "./tls-front.ts";
-import { type TlsSelection, tlsServerOptions } from "./tls-policy.ts";
+import { attachOcsp, type TlsSelection, tlsServerOptions } from "./tls-policy.ts";
 
 /**
  * HTTPS on wharf's own engine: after the handshake, ALPN `h2` goes to HTTP/2 (node:http2's
@@ -33,6 +33,7 @@ export function createWharfTlsEngine(
       h1.add(socket);
     }
   });
+  attachOcsp(tls, selection);
   tls.on("tlsClientError", (err: NodeJS.ErrnoException) =>
     log.debug("tls handshake failed", { code: err.code }),
   );

@@ -6,10 +6,11 @@ import type { Exchange, RequestListener } from "../http/exchange.ts";
 import type { HttpLimits } from "../http/limits.ts";
 import { ListenerPool } from "../http/listeners.ts";
 import { normalizePath } from "../http/request-path.ts";
-import type { TlsSelection } from "../http/tls-policy.ts";
+import type { OcspHandler, TlsSelection } from "../http/tls-policy.ts";
 import { type CompiledSite, compileSite } from "../routing/compile.ts";
 import { SiteTable } from "../routing/site-table.ts";
 import { challengeFor } from "../tls/challenges.ts";
+import { createOcspStapler } from "../tls/ocsp-stapler.ts";
 import { buildTlsSelection, setTicketKeys, ticketKeys } from "../tls/sni.ts";
 import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
 
@@ -35,7 +36,7 @@ export function toHttpLimits(l: LimitsConfig): HttpLimits {
 }
 
 /** Compiles a config into its request listeners (one per listen address) and certificates, without listening. */
-export function buildRuntime(config: WharfConfig, log: Logger): Runtime {
+export function buildRuntime(config: WharfConfig, log: Logger, ocsp?: OcspHandler): Runtime {
   const sites: CompiledSite[] = [];
   const writers = new Map<string, LineWriter>();
   const release = async () => {
@@ -75,6 +76,7 @@ export function buildRuntime(config: WharfConfig, log: Logger): Runtime {
       const selection = buildTlsSelection(
         list.map((s) => s.config),
         keys,
+        config.server.ocsp_stapling ? ocsp : undefined,
       );
       if (selection) tls.set(addr, selection);
     }
@@ -137,6 +139,8 @@ export class ServerHost {
   readonly #pool: ListenerPool;
   readonly #log: Logger;
   #current: Runtime | undefined;
+  /** OCSP answers outlive config loads. */
+  #ocsp: OcspHandler | undefined;
 
   constructor(log: Logger) {
     this.#log = log;
@@ -144,7 +148,8 @@ export class ServerHost {
   }
 
   async apply(config: WharfConfig): Promise<void> {
-    const next = buildRuntime(config, this.#log);
+    this.#ocsp ??= createOcspStapler(this.#log);
+    const next = buildRuntime(config, this.#log, this.#ocsp);
     this.#pool.engine = config.server.engine;
     this.#pool.h2c = config.server.h2c;
     const opened: string[] = [];

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { SecureContext } from "node:tls";
 import type { SiteConfig } from "../config/types.ts";
-import { secureContextFor, type TlsSelection } from "../http/tls-policy.ts";
+import { type OcspHandler, secureContextFor, type TlsSelection } from "../http/tls-policy.ts";
 import { alpnChallenges } from "./challenges.ts";
 import { onDemandContext } from "./on-demand-certs.ts";
 
@@ -27,7 +27,11 @@ export function setTicketKeys(keys: Buffer): void {
  * Certificates for one TLS address, chosen by SNI from the same host names that route
  * requests: exact names, then `*.example.com`, else the address's first TLS site.
  */
-export function buildTlsSelection(sites: SiteConfig[], keys: Buffer): TlsSelection | undefined {
+export function buildTlsSelection(
+  sites: SiteConfig[],
+  keys: Buffer,
+  ocsp?: OcspHandler,
+): TlsSelection | undefined {
   const exact = new Map<string, SecureContext>();
   const wild = new Map<string, SecureContext>();
   let fallback: ReturnType<typeof secureContextFor> | undefined;
@@ -67,5 +71,6 @@ export function buildTlsSelection(sites: SiteConfig[], keys: Buffer): TlsSelecti
     // Addresses of ACME sites answer TLS-ALPN-01 validations (while one is pending).
     alpnChallenges: sites.some((s) => s.tls?.source === "acme") ? alpnChallenges : undefined,
     onDemand: sites.some((s) => s.tls?.on_demand) ? onDemandContext : undefined,
+    ocsp,
   };
 }
