@@ -36,6 +36,11 @@ export interface Exchange {
   header(name: string): string | undefined;
   /** The request's header lines as received: name, value, name, value… */
   rawHeaders(): readonly string[];
+  /**
+   * Whether the request carries a body: a Content-Length above zero or chunked framing on
+   * HTTP/1.1; DATA frames to come (no END_STREAM on its HEADERS) on HTTP/2.
+   */
+  readonly hasBody: boolean;
   /** The request body as a stream (empty for requests without one); over the body limit it errors with a 413 WharfError. */
   body(): Readable;
   /** True for a request asking for a protocol switch (`Upgrade`) whose connection can be taken over. */

@@ -106,6 +106,9 @@ export class H1Exchange implements Exchange {
   get clientVerified(): boolean {
     return this.#link.clientVerified;
   }
+  get hasBody(): boolean {
+    return this.#head.chunked || this.#head.contentLength > 0;
+  }
 
   header(name: string): string | undefined {
     const raw = this.#head.headers;

@@ -88,6 +88,13 @@ export class NodeExchange implements Exchange {
     this.#closeAfter = true;
   }
 
+  get hasBody(): boolean {
+    // node:http2's compatibility request has the stream; HTTP/1.1 has the framing fields.
+    const stream = (this.req as { stream?: { endAfterHeaders: boolean } }).stream;
+    if (stream) return !stream.endAfterHeaders;
+    const cl = this.req.headers["content-length"];
+    return cl !== undefined ? cl !== "0" : this.req.headers["transfer-encoding"] !== undefined;
+  }
   get clientVerified(): boolean {
     return (this.req.socket as { authorized?: boolean }).authorized === true;
   }

@@ -77,6 +77,9 @@ export class H2Exchange implements Exchange {
   get remotePort(): number {
     return this.#stream.session?.socket?.remotePort ?? 0;
   }
+  get hasBody(): boolean {
+    return !this.#stream.endAfterHeaders;
+  }
   get clientVerified(): boolean {
     return (this.#stream.session?.socket as TLSSocket | undefined)?.authorized === true;
   }

@@ -100,7 +100,7 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     if (ex.upgradeable && ex.header("upgrade") !== undefined) return proxyUpgrade(ex, path, headers, cookie);
 
     const declared = ex.header("content-length");
-    const hasBody = declared !== undefined ? declared !== "0" : ex.header("transfer-encoding") !== undefined;
+    const hasBody = ex.hasBody;
     let buffered: BufferedBody | undefined;
     let stream: Readable | undefined;
     try {
