@@ -193,9 +193,12 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
           break;
         }
         u.succeed();
-        res.body.once("close", () => {
+        // Done at "end" (the exchange may finish, and run onDone, before the body's "close").
+        const done = () => {
           upstreamDone = true;
-        });
+        };
+        res.body.once("end", done);
+        res.body.once("close", done);
         respond(ex, res, u);
         return;
       }
