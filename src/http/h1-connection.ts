@@ -384,6 +384,14 @@ export class H1Connection implements H1Link {
     return ok;
   }
 
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
   #drainWaiters: (() => void)[] | undefined;
 
   onDrain(cb: () => void): void {

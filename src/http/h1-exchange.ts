@@ -27,6 +27,9 @@ export interface H1Link {
   write(data: Buffer | string): boolean;
   /** Calls `cb` once the socket can take more. */
   onDrain(cb: () => void): void;
+  /** Holds writes until `uncork` (they then leave in one write). */
+  cork(): void;
+  uncork(): void;
   /** The response is complete. */
   finished(ex: H1Exchange): void;
   /** The connection must be cut: the response cannot be completed honestly. */
@@ -260,13 +263,25 @@ export class H1Exchange implements Exchange {
       return;
     }
     const { head, chunked } = this.#headFor(status, length);
-    this.#link.write(head);
     if (!this.#withBody()) {
+      this.#link.write(head);
       body.destroy();
       this.#finish();
       return;
     }
     const link = this.#link;
+    // The head waits for the first bytes of the body (a small proxied response then leaves
+    // in one write), but not past this turn of the event loop (a slow stream still gets
+    // its head at once).
+    let corked = true;
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      link.uncork();
+    };
+    link.cork();
+    link.write(head);
+    setImmediate(uncork);
     let stopped = false;
     const stop = () => {
       if (stopped) return false;
@@ -295,6 +310,7 @@ export class H1Exchange implements Exchange {
         link.write(chunk);
         ok = link.write("\r\n");
       } else ok = link.write(chunk);
+      uncork();
       if (!ok) {
         body.pause();
         link.onDrain(resume);
@@ -307,10 +323,12 @@ export class H1Exchange implements Exchange {
         return;
       }
       if (chunked) link.write("0\r\n\r\n");
+      uncork();
       this.#finish();
     });
     body.once("error", () => {
       // The head is out: the only honest signal left is to cut the connection.
+      uncork();
       if (stop()) link.abort();
     });
   }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { WharfError } from "../../core/errors.ts";
 import { sendError } from "../../http/error-page.ts";
 import type { Exchange } from "../../http/exchange.ts";
@@ -11,7 +11,7 @@ import { connectionListed, HOP_BY_HOP, trustedMatcher, upstreamHeaders } from ".
 import { startHealthChecks } from "./health.ts";
 import type { ProxyConfig } from "./schema.ts";
 import { makeSelector, stickyId } from "./select.ts";
-import { type Transport, UpstreamError, type UpstreamRequest } from "./transport.ts";
+import { type Transport, UpstreamError, type UpstreamRequest, type UpstreamResponse } from "./transport.ts";
 import { fastcgiTransport } from "./transport-fastcgi.ts";
 import { httpTransport } from "./transport-http.ts";
 import { uwsgiTransport } from "./transport-uwsgi.ts";
@@ -111,7 +111,8 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
       ex.closeConnection();
       return sendError(ex, err instanceof WharfError ? err.status : 400);
     }
-    const bodyLength = buffered ? buffered.length : declared !== undefined ? Number(declared) : 0;
+    // Unknown for a body streamed without a declared length (chunked, or HTTP/2 without one).
+    const bodyLength = buffered ? buffered.length : declared !== undefined ? Number(declared) : undefined;
     if (buffered) {
       removePair(headers, "content-length");
       removePair(headers, "transfer-encoding");
@@ -193,12 +194,15 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
           break;
         }
         u.succeed();
-        // Done at "end" (the exchange may finish, and run onDone, before the body's "close").
-        const done = () => {
-          upstreamDone = true;
-        };
-        res.body.once("end", done);
-        res.body.once("close", done);
+        if (Buffer.isBuffer(res.body)) upstreamDone = true;
+        else {
+          // Done at "end" (the exchange may finish, and run onDone, before the body's "close").
+          const done = () => {
+            upstreamDone = true;
+          };
+          res.body.once("end", done);
+          res.body.once("close", done);
+        }
         respond(ex, res, u);
         return;
       }
@@ -210,11 +214,7 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     }
   }
 
-  function respond(
-    ex: Exchange,
-    res: { status: number; headers: [string, string][]; body: Readable },
-    u: Upstream,
-  ): void {
+  function respond(ex: Exchange, res: UpstreamResponse, u: Upstream): void {
     let listed: Set<string> | undefined;
     let length: number | undefined;
     for (const [k, v] of res.headers) if (k.toLowerCase() === "connection") listed = connectionListed(v);
@@ -232,6 +232,15 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     for (const [k, v] of Object.entries(cfg.response_headers.set)) ex.setHeader(k, v);
     if (cfg.policy === "cookie")
       ex.appendHeader("Set-Cookie", `${cfg.cookie_name}=${stickyId(u)}; Path=/; HttpOnly; SameSite=Lax`);
+    const bodyless = ex.method === "HEAD" || res.status === 204 || res.status === 304;
+    const body = res.body;
+    if (Buffer.isBuffer(body) && !bodyless) {
+      // The whole body came with the head: one response, no stream.
+      u.active--;
+      ex.send(res.status, body);
+      return;
+    }
+    const stream = Buffer.isBuffer(body) ? Readable.from([]) : body;
     let done = false;
     const finish = (ok: boolean) => {
       if (done) return;
@@ -239,12 +248,11 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
       u.active--;
       if (!ok) markFailed(u, "response body interrupted");
     };
-    res.body.once("end", () => finish(true));
-    res.body.once("error", () => finish(false));
-    res.body.once("close", () => finish(res.body.readableEnded));
-    const bodyless = ex.method === "HEAD" || res.status === 204 || res.status === 304;
+    stream.once("end", () => finish(true));
+    stream.once("error", () => finish(false));
+    stream.once("close", () => finish(stream.readableEnded));
     if (bodyless && length !== undefined) ex.setHeader("Content-Length", String(length));
-    ex.stream(res.status, res.body, bodyless ? undefined : length);
+    ex.stream(res.status, stream, bodyless ? undefined : length);
   }
 
   async function proxyUpgrade(

@@ -47,7 +47,7 @@ export function startHealthChecks(
         },
         signal: abort.signal,
       });
-      res.body.resume();
+      if (!Buffer.isBuffer(res.body)) res.body.resume();
       ok = res.status === check.expect_status;
     } catch {
       ok = false;

@@ -30,7 +30,8 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   status: number;
   headers: [string, string][];
-  body: Readable;
+  /** The body as it streams in; or all of it, when it came with the head. */
+  body: Readable | Buffer;
 }
 
 /** Why an upstream exchange failed: decides retry and the status the client gets. */
