@@ -1,13 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
-import { expandEnv } from "./env-expand.ts";
+import { formatPath } from "./key-path.ts";
 import { configSchema } from "./schema.ts";
 import type { WharfConfig } from "./types.ts";
-import { formatPath, locate } from "./yaml-positions.ts";
 
 /**
  * Loads a configuration file (`.yaml`/`.yml`, or `.ts`/`.js` exporting a config by default)
@@ -26,42 +24,9 @@ export async function loadConfigFile(
   } catch (err) {
     throw new ConfigError([{ file, path: "", message: `cannot read: ${(err as Error).message}` }]);
   }
+  // The YAML parser is loaded only for YAML files (a CLI-flag start never needs it).
+  const { parseYamlConfig } = await import("./load-yaml.ts");
   return parseYamlConfig(text, file, dirname(abs), env);
-}
-
-/** Parses YAML text into the canonical config; `file` names it in errors. */
-export function parseYamlConfig(
-  text: string,
-  file: string,
-  baseDir: string,
-  env: NodeJS.ProcessEnv,
-): WharfConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return {
-          file,
-          path: "",
-          message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
-          ...(pos ? { line: pos.line, col: pos.col } : {}),
-        };
-      }),
-    );
-  }
-  const envProblems = expandEnv(doc, env, file, lines);
-  if (envProblems.length > 0) throw new ConfigError(envProblems);
-  const raw = doc.toJS() ?? {};
-  const result = configSchema({ baseDir }).safeParse(raw);
-  if (result.success) return result.data;
-  throw new ConfigError(
-    issuesToProblems(result.error.issues, (path, onKey) => {
-      const at = locate(doc.contents, path, lines, onKey);
-      return { file, ...at };
-    }),
-  );
 }
 
 /** Validates an already-built object (from a TS config or CLI flags). */
@@ -88,7 +53,7 @@ async function loadModuleConfig(abs: string): Promise<WharfConfig> {
 
 type Locator = (path: PropertyKey[], onKey: boolean) => Omit<ConfigProblem, "message">;
 
-function issuesToProblems(issues: readonly z.core.$ZodIssue[], at: Locator): ConfigProblem[] {
+export function issuesToProblems(issues: readonly z.core.$ZodIssue[], at: Locator): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const issue of issues) {
     const path = issue.path as PropertyKey[];

@@ -1,20 +1,11 @@
 import { isMap, isPair, isScalar, isSeq, type LineCounter, type Node } from "yaml";
+import { formatPath } from "./key-path.ts";
 
 /** Where a key path points in a YAML document, and the path as the file spells it. */
 export interface Located {
   line?: number;
   col?: number;
   path: string;
-}
-
-/** Formats a key path as `sites[0].routes[2].static.root`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const seg of path) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else out += out === "" ? String(seg) : `.${String(seg)}`;
-  }
-  return out;
 }
 
 /**

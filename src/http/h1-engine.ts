@@ -5,7 +5,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
 import { type CoarseClock, H1Connection, type H1Shared } from "./h1-connection.ts";
-import { H2Sessions } from "./h2-sessions.ts";
+import type { H2Sessions } from "./h2-sessions.ts";
 import type { HttpLimits } from "./limits.ts";
 
 /**
@@ -85,16 +85,17 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 /**
  * The HTTP/1.1 engine of wharf's own: a parser and response writer on `node:net` sockets.
- * With `h2c`, a connection that opens with the HTTP/2 preface is served HTTP/2 instead.
+ * With `h2` (cleartext HTTP/2 enabled), a connection that opens with the HTTP/2 preface
+ * is served HTTP/2 instead.
  */
 export function createWharfEngine(
   limits: HttpLimits,
   onRequest: RequestListener,
   log: Logger,
-  opts: { h2c?: boolean } = {},
+  opts: { h2?: H2Sessions | undefined } = {},
 ): Engine {
   const conns = new H1Connections(limits, onRequest, log, "http");
-  const h2 = opts.h2c ? new H2Sessions(limits, onRequest, log, "http") : undefined;
+  const h2 = opts.h2;
   const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
     if (h2 === undefined) {
       conns.add(socket);

@@ -3,11 +3,8 @@ import type { Logger } from "../core/logger.ts";
 import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
 import { createWharfEngine } from "./h1-engine.ts";
-import { createNodeEngine } from "./h1-node.ts";
 import type { HttpLimits } from "./limits.ts";
-import { createTlsEngine } from "./tls-engine.ts";
 import type { TlsSelection } from "./tls-policy.ts";
-import { createWharfTlsEngine } from "./wharf-tls-engine.ts";
 
 interface Slot {
   engines: Engine[];
@@ -85,13 +82,7 @@ export class ListenerPool {
     const onRequest: RequestListener = (ex) => slot.handler(ex);
     try {
       for (const b of bindHosts(host)) {
-        const engine = slot.tls
-          ? this.engine === "node"
-            ? createTlsEngine(slot.limits, slot.tls, onRequest, this.#log)
-            : createWharfTlsEngine(slot.limits, slot.tls, onRequest, this.#log)
-          : this.engine === "node"
-            ? createNodeEngine(slot.limits, onRequest, this.#log)
-            : createWharfEngine(slot.limits, onRequest, this.#log, { h2c: this.h2c });
+        const engine = await this.#engine(slot, onRequest);
         try {
           await listen(engine.server, b.host, port);
         } catch (err) {
@@ -107,6 +98,29 @@ export class ListenerPool {
       throw err;
     }
     this.#slots.set(address, slot);
+  }
+
+  /**
+   * An engine for one listening socket. Only what an address needs is loaded (node:http,
+   * node:http2 and node:tls each cost start-up time): plain HTTP/1.1 on wharf's engine needs none.
+   */
+  async #engine(slot: Slot, onRequest: RequestListener): Promise<Engine> {
+    if (slot.tls) {
+      if (this.engine === "node")
+        return (await import("./tls-engine.ts")).createTlsEngine(slot.limits, slot.tls, onRequest, this.#log);
+      return (await import("./wharf-tls-engine.ts")).createWharfTlsEngine(
+        slot.limits,
+        slot.tls,
+        onRequest,
+        this.#log,
+      );
+    }
+    if (this.engine === "node")
+      return (await import("./h1-node.ts")).createNodeEngine(slot.limits, onRequest, this.#log);
+    const h2 = this.h2c
+      ? new (await import("./h2-sessions.ts")).H2Sessions(slot.limits, onRequest, this.#log, "http")
+      : undefined;
+    return createWharfEngine(slot.limits, onRequest, this.#log, { h2 });
   }
 
   /** Points an open address at a handler; later requests go there, in-flight ones finish where they are. */

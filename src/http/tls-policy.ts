@@ -1,10 +1,5 @@
 import { constants } from "node:crypto";
-import {
-  createSecureContext,
-  type SecureContext,
-  type SecureContextOptions,
-  type TlsOptions,
-} from "node:tls";
+import type { SecureContext, SecureContextOptions, TlsOptions } from "node:tls";
 import type { AlpnChallenges } from "./tls-front.ts";
 
 /**
@@ -24,6 +19,14 @@ export const INTERMEDIATE_CIPHERS = [
   "DHE-RSA-CHACHA20-POLY1305",
 ].join(":");
 
+/**
+ * node:tls, loaded when first needed: a server without HTTPS never pays for it (it is a
+ * noticeable share of start-up).
+ */
+export function tlsModule(): typeof import("node:tls") {
+  return process.getBuiltinModule("node:tls");
+}
+
 /** A secure context with wharf's protocol and cipher policy for one certificate. */
 export function secureContextFor(
   cert: Buffer,
@@ -42,7 +45,7 @@ export function secureContextFor(
     // With mutual TLS, the CA client certificates are checked against (and named to clients).
     ...(clientCa ? { ca: clientCa } : {}),
   };
-  return { context: createSecureContext(options), options };
+  return { context: tlsModule().createSecureContext(options), options };
 }
 
 /** What a TLS listener needs to pick certificates; mutable so a reload can re-point it. */

@@ -1,5 +1,6 @@
-import { createSecureContext, type SecureContext } from "node:tls";
+import type { SecureContext } from "node:tls";
 import type { AlpnChallenges } from "../http/tls-front.ts";
+import { tlsModule } from "../http/tls-policy.ts";
 
 /**
  * HTTP-01 challenge responses this worker answers (token → key authorization). The
@@ -29,7 +30,7 @@ const alpn = new Map<string, SecureContext>();
 
 export function setAlpnChallenge(name: string, cert: string | null, key: string | null): void {
   if (cert === null || key === null) alpn.delete(name);
-  else alpn.set(name, createSecureContext({ cert, key, ALPNProtocols: ["acme-tls/1"] } as never));
+  else alpn.set(name, tlsModule().createSecureContext({ cert, key, ALPNProtocols: ["acme-tls/1"] } as never));
 }
 
 /** What TLS listeners consult for pending TLS-ALPN-01 validations. */

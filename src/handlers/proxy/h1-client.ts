@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { Readable } from "node:stream";
-import { connect as tlsConnect } from "node:tls";
 import { ChunkedDecoder } from "../../http/h1-chunked.ts";
+import { tlsModule } from "../../http/tls-policy.ts";
 import type { UpstreamAddress } from "./address.ts";
 import { parseResponseHead } from "./response-head.ts";
 import {
@@ -118,7 +118,7 @@ export class H1Client implements Transport {
       const socket: Socket = a.socketPath
         ? netConnect({ path: a.socketPath })
         : a.tls
-          ? tlsConnect({
+          ? tlsModule().connect({
               host: a.host!,
               port: a.port!,
               rejectUnauthorized: t?.verify ?? true,

@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
 import type { Exchange } from "../../http/exchange.ts";
+import { tlsModule } from "../../http/tls-policy.ts";
 import type { UpstreamAddress } from "./address.ts";
 import { parseResponseHead } from "./response-head.ts";
 import { UpstreamError } from "./transport.ts";
@@ -29,7 +29,7 @@ export function tunnel(
     const upstream: Socket = addr.socketPath
       ? netConnect({ path: addr.socketPath })
       : addr.tls
-        ? tlsConnect({
+        ? tlsModule().connect({
             host: addr.host!,
             port: addr.port!,
             rejectUnauthorized: opts.tls.verify,
