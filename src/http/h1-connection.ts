@@ -482,7 +482,8 @@ export class H1Connection implements H1Link {
     this.#last = true;
     this.#clearDeadline();
     this.#setDeadline(D_SEND, this.#shared.limits.requestTimeout);
-    if (!this.#closed) this.socket.end();
+    // Once only: ending an ended stream makes Node build an error object every time.
+    if (!this.#closed && !this.socket.writableEnded) this.socket.end();
   }
 
   #destroy(): void {
