@@ -1,5 +1,6 @@
 import type { Duplex, Readable } from "node:stream";
 import type { FieldBlock, PreparedBody } from "./field-block.ts";
+import type { Trailers } from "./trailers.ts";
 
 /** Response header values as wharf keeps them: one string, or several for repeated fields. */
 export type HeaderValue = string | string[];
@@ -77,8 +78,12 @@ export interface Exchange {
    * calling `send`, but engines write the prepared form when nothing clashes with it.
    */
   sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void;
-  /** Sends a response whose body comes from a stream, with backpressure; `length` sets Content-Length. */
-  stream(status: number, body: Readable, length?: number): void;
+  /**
+   * Sends a response whose body comes from a stream, with backpressure; `length` sets
+   * Content-Length; `trailers` follow the body where the protocol can carry them (chunked
+   * HTTP/1.1, HTTP/2).
+   */
+  stream(status: number, body: Readable, length?: number, trailers?: Trailers): void;
 
   /** True once the head is written (or the exchange has been answered). */
   readonly answered: boolean;

@@ -43,6 +43,8 @@ export class ChunkedDecoder {
   #trailer = "";
   #trailerBytes = 0;
   readonly #maxTrailer: number;
+  /** The trailer fields, once the body has ended (name, value). */
+  readonly trailers: [string, string][] = [];
 
   constructor(maxTrailerBytes: number) {
     this.#maxTrailer = maxTrailerBytes;
@@ -142,6 +144,10 @@ export class ChunkedDecoder {
           if (buf[p] !== LF) throw new HeadError(400, "expected LF in trailer section");
           p++;
           const last = this.#trailer === "";
+          if (!last) {
+            const colon = this.#trailer.indexOf(":");
+            this.trailers.push([this.#trailer.slice(0, colon), this.#trailer.slice(colon + 1).trim()]);
+          }
           this.#trailer = "";
           this.#state = last ? S_DONE : S_TRAILER;
           break;

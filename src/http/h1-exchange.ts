@@ -8,6 +8,7 @@ import type { RequestHead } from "./h1-parse.ts";
 import { dateLine } from "./http-date.ts";
 import { nextRequestId } from "./request-id.ts";
 import { ResponseHeaders } from "./response-headers.ts";
+import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
 
 /** What an exchange needs from its connection. */
 export interface H1Link {
@@ -257,11 +258,15 @@ export class H1Exchange implements Exchange {
     }
   }
 
-  stream(status: number, body: Readable, length?: number): void {
+  stream(status: number, body: Readable, length?: number, trailers?: Trailers): void {
     if (this.answered) {
       body.destroy();
       return;
     }
+    // Trailers go after the last chunk: announced when the body will be chunked.
+    const names =
+      trailers && length === undefined && this.#head.minor === 1 ? announcedTrailers(trailers) : [];
+    if (names.length > 0) this.#headers.set("Trailer", names.join(", "));
     const { head, chunked } = this.#headFor(status, length);
     if (!this.#withBody()) {
       this.#link.write(head);
@@ -322,7 +327,12 @@ export class H1Exchange implements Exchange {
         link.abort();
         return;
       }
-      if (chunked) link.write("0\r\n\r\n");
+      if (chunked) {
+        let last = "0\r\n";
+        if (names.length > 0 && trailers)
+          for (const [k, v] of sendableTrailers(trailers)) last += `${k}: ${v}\r\n`;
+        link.write(`${last}\r\n`);
+      }
       uncork();
       this.#finish();
     });

@@ -6,6 +6,7 @@ import type { ErrorPages, Exchange, HeaderValue, HeadHook } from "./exchange.ts"
 import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
 import type { FieldBlock, PreparedBody } from "./field-block.ts";
 import { nextRequestId } from "./request-id.ts";
+import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
 
 /**
  * The Exchange over node:http. A class rather than closures: one is made per request,
@@ -175,11 +176,15 @@ export class NodeExchange implements Exchange {
     sendFieldsThenBody(this, status, fields, body);
   }
 
-  stream(status: number, body: Readable, length?: number): void {
+  stream(status: number, body: Readable, length?: number, trailers?: Trailers): void {
     if (this.answered) {
       body.destroy();
       return;
     }
+    // Trailers need chunked framing (HTTP/1.1) or HTTP/2; node:http adds them at the end.
+    const names =
+      trailers && length === undefined && this.httpVersion !== "1.0" ? announcedTrailers(trailers) : [];
+    if (names.length > 0) this.setHeader("Trailer", names.join(", "));
     const withBody = this.#writeHead(status, length);
     const res = this.res;
     if (!withBody) {
@@ -198,6 +203,10 @@ export class NodeExchange implements Exchange {
     });
     body.once("end", () => {
       res.off("close", onClose);
+      if (names.length > 0 && trailers) {
+        const t = sendableTrailers(trailers);
+        if (t.length > 0) res.addTrailers(Object.fromEntries(t));
+      }
       res.end();
     });
     body.once("error", () => {

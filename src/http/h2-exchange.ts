@@ -7,6 +7,7 @@ import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
 import type { FieldBlock, PreparedBody } from "./field-block.ts";
 import { nextRequestId } from "./request-id.ts";
 import { ResponseHeaders } from "./response-headers.ts";
+import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
 
 /** Fields that mean something only to one HTTP/1.1 connection; HTTP/2 forbids them (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set([
@@ -198,11 +199,13 @@ export class H2Exchange implements Exchange {
     }
   }
 
-  stream(status: number, body: Readable, length?: number): void {
+  stream(status: number, body: Readable, length?: number, trailers?: Trailers): void {
     if (this.answered || this.#stream.destroyed) {
       body.destroy();
       return;
     }
+    const names = trailers ? announcedTrailers(trailers) : [];
+    if (names.length > 0) this.#out.set("trailer", names.join(", "));
     const head = this.#head(status, length);
     if (!this.#withBody()) {
       body.destroy();
@@ -211,11 +214,15 @@ export class H2Exchange implements Exchange {
     }
     const stream = this.#stream;
     try {
-      stream.respond(head);
+      stream.respond(head, { waitForTrailers: names.length > 0 });
     } catch {
       body.destroy();
       stream.destroy();
       return;
+    }
+    if (names.length > 0 && trailers) {
+      // After the last DATA frame: the trailers end the stream (an empty set is allowed).
+      stream.once("wantTrailers", () => stream.sendTrailers(Object.fromEntries(sendableTrailers(trailers))));
     }
     stream.once("close", () => body.destroy());
     body.on("data", (chunk: Buffer) => {

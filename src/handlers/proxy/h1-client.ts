@@ -375,7 +375,8 @@ class Conn {
     body.wanted = () => this.socket.resume();
     p.body = body;
     this.#arm(this.#timeouts.read, `upstream silent for ${this.#timeouts.read} ms`);
-    p.resolve({ status, headers, body });
+    const decoder = p.chunked;
+    p.resolve({ status, headers, body, ...(decoder ? { trailers: () => decoder.trailers } : {}) });
   }
 
   readonly #push = (data: Buffer): void => {

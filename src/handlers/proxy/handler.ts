@@ -217,7 +217,13 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
   function respond(ex: Exchange, res: UpstreamResponse, u: Upstream): void {
     let listed: Set<string> | undefined;
     let length: number | undefined;
-    for (const [k, v] of res.headers) if (k.toLowerCase() === "connection") listed = connectionListed(v);
+    // Trailer is hop-by-hop for the head, but it says which trailer fields to pass on.
+    let announced: string[] = [];
+    for (const [k, v] of res.headers) {
+      const lower = k.toLowerCase();
+      if (lower === "connection") listed = connectionListed(v);
+      else if (lower === "trailer") announced = [...announced, ...[...connectionListed(v)]];
+    }
     for (const [k, v] of res.headers) {
       const lower = k.toLowerCase();
       if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
@@ -252,7 +258,9 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     stream.once("error", () => finish(false));
     stream.once("close", () => finish(stream.readableEnded));
     if (bodyless && length !== undefined) ex.setHeader("Content-Length", String(length));
-    ex.stream(res.status, stream, bodyless ? undefined : length);
+    const getTrailers = res.trailers;
+    const trailers = announced.length > 0 && getTrailers ? { names: announced, get: getTrailers } : undefined;
+    ex.stream(res.status, stream, bodyless ? undefined : length, trailers);
   }
 
   async function proxyUpgrade(

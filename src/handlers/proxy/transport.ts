@@ -32,6 +32,8 @@ export interface UpstreamResponse {
   headers: [string, string][];
   /** The body as it streams in; or all of it, when it came with the head. */
   body: Readable | Buffer;
+  /** Trailer fields that came after a chunked body (complete once it has ended). */
+  trailers?: () => readonly (readonly [string, string])[];
 }
 
 /** Why an upstream exchange failed: decides retry and the status the client gets. */
