@@ -1,13 +1,13 @@
 import type { Duplex, Readable } from "node:stream";
 import { STATUS_TEXT, WharfError } from "../core/errors.ts";
-import type { ErrorPages, Exchange, HeaderValue, HeadHook } from "./exchange.ts";
+import type { ErrorPages, Exchange } from "./exchange.ts";
 import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
+import { ExchangeHeads } from "./exchange-base.ts";
 import type { FieldBlock, PreparedBody } from "./field-block.ts";
 import { emptyBody } from "./h1-body.ts";
 import type { RequestHead } from "./h1-parse.ts";
 import { dateLine } from "./http-date.ts";
 import { nextRequestId } from "./request-id.ts";
-import { ResponseHeaders } from "./response-headers.ts";
 import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
 
 /** What an exchange needs from its connection. */
@@ -53,7 +53,7 @@ function statusLine(status: number): string {
 const COALESCE = 16 * 1024;
 
 /** The Exchange of wharf's own HTTP/1.1 engine: the head was parsed, the response goes to the socket. */
-export class H1Exchange implements Exchange {
+export class H1Exchange extends ExchangeHeads implements Exchange {
   readonly method: string;
   readonly target: string;
   readonly rawPath: string;
@@ -62,14 +62,11 @@ export class H1Exchange implements Exchange {
   readonly httpVersion: string;
   readonly startedAt: number;
   path = "/";
-  status = 200;
   errorPages: ErrorPages | undefined = undefined;
   answered = false;
   bytesSent = 0;
   readonly #link: H1Link;
   readonly #head: RequestHead;
-  readonly #headers = new ResponseHeaders();
-  #hooks: HeadHook[] | undefined;
   #done: ((ex: Exchange) => void)[] | undefined;
   #over = false;
   #id: string | undefined;
@@ -77,6 +74,7 @@ export class H1Exchange implements Exchange {
   #remotePort = 0;
 
   constructor(link: H1Link, head: RequestHead, target: string, host: string, startedAt: number) {
+    super();
     this.#link = link;
     this.#head = head;
     this.method = head.method;
@@ -148,22 +146,6 @@ export class H1Exchange implements Exchange {
     this.#link.closeAfter();
   }
 
-  getHeader(name: string): HeaderValue | undefined {
-    return this.#headers.get(name);
-  }
-  setHeader(name: string, value: HeaderValue): void {
-    this.#headers.set(name, value);
-  }
-  appendHeader(name: string, value: string): void {
-    this.#headers.append(name, value);
-  }
-  removeHeader(name: string): void {
-    this.#headers.remove(name);
-  }
-  onHead(hook: HeadHook): void {
-    if (this.#hooks) this.#hooks.push(hook);
-    else this.#hooks = [hook];
-  }
   onDone(cb: (ex: Exchange) => void): void {
     if (this.#over) cb(this);
     else if (this.#done) this.#done.push(cb);
@@ -191,14 +173,8 @@ export class H1Exchange implements Exchange {
    */
   #headFor(status: number, length: number | undefined, prepared = ""): { head: string; chunked: boolean } {
     this.answered = true;
-    this.status = status;
-    const hooks = this.#hooks;
-    if (hooks) {
-      this.#hooks = undefined;
-      for (const h of hooks) h(this);
-      status = this.status;
-    }
-    let head = statusLine(status) + this.#headers.toHead() + prepared + dateLine();
+    status = this.settle(status);
+    let head = statusLine(status) + this.out.toHead() + prepared + dateLine();
     let chunked = false;
     if (!isBodiless(status)) {
       if (length !== undefined) head += `Content-Length: ${length}\r\n`;
@@ -231,8 +207,7 @@ export class H1Exchange implements Exchange {
   sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void {
     if (this.answered) return;
     // Filters run on the head, and fields set elsewhere would be duplicated: the long way then.
-    if (this.#hooks !== undefined || this.#headers.clashes(fields.keys))
-      return sendFieldsThenBody(this, status, fields, body);
+    if (this.hooked || this.out.clashes(fields.keys)) return sendFieldsThenBody(this, status, fields, body);
     const size = body === undefined ? (isBodiless(status) ? undefined : 0) : body.bytes.length;
     const { head } = this.#headFor(status, size, fields.h1);
     if (body !== undefined && body.bytes.length > 0 && this.#withBody()) {
@@ -266,7 +241,7 @@ export class H1Exchange implements Exchange {
     // Trailers go after the last chunk: announced when the body will be chunked.
     const names =
       trailers && length === undefined && this.#head.minor === 1 ? announcedTrailers(trailers) : [];
-    if (names.length > 0) this.#headers.set("Trailer", names.join(", "));
+    if (names.length > 0) this.out.set("Trailer", names.join(", "));
     const { head, chunked } = this.#headFor(status, length);
     if (!this.#withBody()) {
       this.#link.write(head);

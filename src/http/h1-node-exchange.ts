@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
-import { type Duplex, type Readable, Transform } from "node:stream";
-import { WharfError } from "../core/errors.ts";
-import type { ErrorPages, Exchange, HeaderValue, HeadHook } from "./exchange.ts";
+import type { Duplex, Readable } from "node:stream";
+import type { ErrorPages, Exchange } from "./exchange.ts";
 import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
+import { ExchangeHeads, limitBody } from "./exchange-base.ts";
 import type { FieldBlock, PreparedBody } from "./field-block.ts";
 import { nextRequestId } from "./request-id.ts";
 import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
@@ -12,7 +12,7 @@ import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.t
  * The Exchange over node:http. A class rather than closures: one is made per request,
  * and a stable shape keeps that cheap.
  */
-export class NodeExchange implements Exchange {
+export class NodeExchange extends ExchangeHeads implements Exchange {
   readonly method: string;
   readonly target: string;
   readonly rawPath: string;
@@ -25,7 +25,6 @@ export class NodeExchange implements Exchange {
   readonly remoteAddress: string;
   readonly remotePort: number;
   path = "/";
-  status = 200;
   errorPages: ErrorPages | undefined = undefined;
   answered = false;
   bytesSent = 0;
@@ -34,11 +33,10 @@ export class NodeExchange implements Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   #id: string | undefined;
-  #headers = new Map<string, [string, HeaderValue]>();
-  #hooks: HeadHook[] | undefined;
   #closeAfter: boolean;
 
   constructor(req: IncomingMessage, res: ServerResponse, target: string, host: string, closeAfter: boolean) {
+    super();
     this.req = req;
     this.res = res;
     this.method = req.method ?? "GET";
@@ -69,20 +67,7 @@ export class NodeExchange implements Exchange {
     return this.req.rawHeaders;
   }
   body(): Readable {
-    const req = this.req;
-    const limit = this.maxBodySize;
-    // A declared length was checked against the limit before dispatch; chunked bodies are counted here.
-    if (req.headers["content-length"] !== undefined || !Number.isFinite(limit)) return req;
-    let seen = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        seen += chunk.length;
-        if (seen > limit) done(new WharfError("WHARF_ERR_BODY_TOO_LARGE"));
-        else done(null, chunk);
-      },
-    });
-    req.on("error", (err) => counter.destroy(err));
-    return req.pipe(counter);
+    return limitBody(this.req, this.req.headers["content-length"] !== undefined, this.maxBodySize);
   }
 
   closeConnection(): void {
@@ -115,43 +100,19 @@ export class NodeExchange implements Exchange {
     return up;
   }
 
-  getHeader(name: string): HeaderValue | undefined {
-    return this.#headers.get(name.toLowerCase())?.[1];
-  }
-  setHeader(name: string, value: HeaderValue): void {
-    this.#headers.set(name.toLowerCase(), [name, value]);
-  }
-  appendHeader(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const cur = this.#headers.get(key);
-    if (!cur) this.#headers.set(key, [name, value]);
-    else cur[1] = Array.isArray(cur[1]) ? [...cur[1], value] : [cur[1], value];
-  }
-  removeHeader(name: string): void {
-    this.#headers.delete(name.toLowerCase());
-  }
-  onHead(hook: HeadHook): void {
-    if (this.#hooks) this.#hooks.push(hook);
-    else this.#hooks = [hook];
-  }
-
   onDone(cb: (ex: Exchange) => void): void {
     this.res.once("close", () => cb(this));
   }
 
   #writeHead(status: number, length: number | undefined): boolean {
     this.answered = true;
-    this.status = status;
-    const hooks = this.#hooks;
-    if (hooks) {
-      this.#hooks = undefined;
-      for (const h of hooks) h(this);
-      status = this.status;
-    }
+    status = this.settle(status);
     const flat: string[] = [];
-    for (const [name, value] of this.#headers.values()) {
-      if (Array.isArray(value)) for (const v of value) flat.push(name, v);
-      else flat.push(name, value);
+    const { names, values } = this.out;
+    for (let i = 0; i < names.length; i++) {
+      const value = values[i]!;
+      if (Array.isArray(value)) for (const v of value) flat.push(names[i]!, v);
+      else flat.push(names[i]!, value);
     }
     const bodiless = isBodiless(status);
     if (length !== undefined && !bodiless) flat.push("Content-Length", String(length));

@@ -1,12 +1,11 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { type Duplex, type Readable, Transform } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { WharfError } from "../core/errors.ts";
-import type { ErrorPages, Exchange, HeaderValue, HeadHook } from "./exchange.ts";
+import type { ErrorPages, Exchange } from "./exchange.ts";
 import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
+import { ExchangeHeads, limitBody } from "./exchange-base.ts";
 import type { FieldBlock, PreparedBody } from "./field-block.ts";
 import { nextRequestId } from "./request-id.ts";
-import { ResponseHeaders } from "./response-headers.ts";
 import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
 
 /** Fields that mean something only to one HTTP/1.1 connection; HTTP/2 forbids them (RFC 9113 §8.2.2). */
@@ -22,7 +21,7 @@ const CONNECTION_SPECIFIC = new Set([
  * The Exchange over an HTTP/2 stream (node:http2's stream API, without its compatibility
  * objects): the request came as a HEADERS frame, the response goes with `respond`.
  */
-export class H2Exchange implements Exchange {
+export class H2Exchange extends ExchangeHeads implements Exchange {
   readonly method: string;
   readonly target: string;
   readonly rawPath: string;
@@ -32,7 +31,6 @@ export class H2Exchange implements Exchange {
   readonly scheme: "http" | "https";
   readonly startedAt: number;
   path = "/";
-  status = 200;
   errorPages: ErrorPages | undefined = undefined;
   answered = false;
   bytesSent = 0;
@@ -41,8 +39,6 @@ export class H2Exchange implements Exchange {
   readonly #headers: IncomingHttpHeaders;
   readonly #raw: string[];
   readonly #maxBody: number;
-  readonly #out = new ResponseHeaders();
-  #hooks: HeadHook[] | undefined;
   #id: string | undefined;
 
   constructor(
@@ -54,6 +50,7 @@ export class H2Exchange implements Exchange {
     startedAt: number,
     maxBody: number,
   ) {
+    super();
     this.#stream = stream;
     this.#headers = headers;
     this.#raw = raw;
@@ -93,20 +90,7 @@ export class H2Exchange implements Exchange {
     return this.#raw;
   }
   body(): Readable {
-    const stream = this.#stream;
-    const limit = this.#maxBody;
-    // A declared length was checked before dispatch; otherwise the bytes are counted.
-    if (this.#headers["content-length"] !== undefined || !Number.isFinite(limit)) return stream;
-    let seen = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        seen += chunk.length;
-        if (seen > limit) done(new WharfError("WHARF_ERR_BODY_TOO_LARGE"));
-        else done(null, chunk);
-      },
-    });
-    stream.on("error", (err) => counter.destroy(err));
-    return stream.pipe(counter);
+    return limitBody(this.#stream, this.#headers["content-length"] !== undefined, this.#maxBody);
   }
   takeOver(): { socket: Duplex; head: Buffer } {
     throw new Error("an HTTP/2 stream cannot be taken over");
@@ -115,22 +99,6 @@ export class H2Exchange implements Exchange {
     // Only this stream ends; the connection carries the others on.
   }
 
-  getHeader(name: string): HeaderValue | undefined {
-    return this.#out.get(name);
-  }
-  setHeader(name: string, value: HeaderValue): void {
-    this.#out.set(name, value);
-  }
-  appendHeader(name: string, value: string): void {
-    this.#out.append(name, value);
-  }
-  removeHeader(name: string): void {
-    this.#out.remove(name);
-  }
-  onHead(hook: HeadHook): void {
-    if (this.#hooks) this.#hooks.push(hook);
-    else this.#hooks = [hook];
-  }
   onDone(cb: (ex: Exchange) => void): void {
     if (this.#stream.closed) cb(this);
     else this.#stream.once("close", () => cb(this));
@@ -139,14 +107,8 @@ export class H2Exchange implements Exchange {
   /** The response head as node:http2 takes it, without connection-specific fields. */
   #head(status: number, length: number | undefined, prepared?: FieldBlock): OutgoingHttpHeaders {
     this.answered = true;
-    this.status = status;
-    const hooks = this.#hooks;
-    if (hooks) {
-      this.#hooks = undefined;
-      for (const h of hooks) h(this);
-    }
-    const head: OutgoingHttpHeaders = { ":status": this.status };
-    const { keys, values } = this.#out;
+    const head: OutgoingHttpHeaders = { ":status": this.settle(status) };
+    const { keys, values } = this.out;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       if (CONNECTION_SPECIFIC.has(k)) continue;
@@ -174,8 +136,7 @@ export class H2Exchange implements Exchange {
 
   sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void {
     if (this.answered || this.#stream.destroyed) return;
-    if (this.#hooks !== undefined || this.#out.clashes(fields.keys))
-      return sendFieldsThenBody(this, status, fields, body);
+    if (this.hooked || this.out.clashes(fields.keys)) return sendFieldsThenBody(this, status, fields, body);
     const size = body === undefined ? (isBodiless(status) ? undefined : 0) : body.bytes.length;
     const head = this.#head(status, size, fields);
     this.#respond(
@@ -205,7 +166,7 @@ export class H2Exchange implements Exchange {
       return;
     }
     const names = trailers ? announcedTrailers(trailers) : [];
-    if (names.length > 0) this.#out.set("trailer", names.join(", "));
+    if (names.length > 0) this.out.set("trailer", names.join(", "));
     const head = this.#head(status, length);
     if (!this.#withBody()) {
       body.destroy();

@@ -1,8 +1,8 @@
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { ChunkedDecoder } from "../../http/h1-chunked.ts";
-import { tlsModule } from "../../http/tls-policy.ts";
 import type { UpstreamAddress } from "./address.ts";
+import { connectUpstream, type UpstreamTls } from "./connect.ts";
 import { parseResponseHead } from "./response-head.ts";
 import {
   classify,
@@ -19,7 +19,7 @@ export interface H1ClientOptions {
   maxConnections: number;
   /** How long an unused connection is kept. */
   idleTimeout: number;
-  tls?: { verify: boolean; ca?: Buffer | undefined; serverName?: string | undefined };
+  tls?: UpstreamTls;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -110,57 +110,23 @@ export class H1Client implements Transport {
     });
   }
 
-  #connect(signal: AbortSignal): Promise<Conn> {
+  async #connect(signal: AbortSignal): Promise<Conn> {
     this.#connecting++;
-    return new Promise((resolve, reject) => {
-      const a = this.#addr;
-      const t = this.#opts.tls;
-      const socket: Socket = a.socketPath
-        ? netConnect({ path: a.socketPath })
-        : a.tls
-          ? tlsModule().connect({
-              host: a.host!,
-              port: a.port!,
-              rejectUnauthorized: t?.verify ?? true,
-              ...(t?.ca ? { ca: t.ca } : {}),
-              ...(t?.serverName ? { servername: t.serverName } : {}),
-            })
-          : netConnect({ host: a.host!, port: a.port! });
-      let settled = false;
-      const fail = (err: UpstreamError) => {
-        if (settled) return;
-        settled = true;
-        this.#connecting--;
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        socket.destroy();
-        reject(err);
-      };
-      const timer = setTimeout(
-        () => fail(new UpstreamError("connect", `connect timeout after ${this.#opts.timeouts.connect} ms`)),
-        this.#opts.timeouts.connect,
-      );
-      const onAbort = () => fail(new UpstreamError("protocol", "the client went away"));
-      signal.addEventListener("abort", onAbort, { once: true });
-      socket.once("error", (err) => fail(classify(err)));
-      socket.once(a.tls ? "secureConnect" : "connect", () => {
-        if (settled) return;
-        settled = true;
-        this.#connecting--;
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        socket.setNoDelay(true);
-        const conn = new Conn(socket, this.#opts.timeouts, (c, reusable) => this.#release(c, reusable));
-        this.#all.add(conn);
-        socket.once("close", () => {
-          this.#all.delete(conn);
-          const i = this.#idle.indexOf(conn);
-          if (i !== -1) this.#idle.splice(i, 1);
-          this.#wakeOne();
-        });
-        resolve(conn);
-      });
+    let socket: Socket;
+    try {
+      socket = await connectUpstream(this.#addr, this.#opts.timeouts.connect, this.#opts.tls, signal);
+    } finally {
+      this.#connecting--;
+    }
+    const conn = new Conn(socket, this.#opts.timeouts, (c, reusable) => this.#release(c, reusable));
+    this.#all.add(conn);
+    socket.once("close", () => {
+      this.#all.delete(conn);
+      const i = this.#idle.indexOf(conn);
+      if (i !== -1) this.#idle.splice(i, 1);
+      this.#wakeOne();
     });
+    return conn;
   }
 
   /** A connection is free again: to the next waiting request, or idle. */

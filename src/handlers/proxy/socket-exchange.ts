@@ -1,34 +1,13 @@
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { PassThrough, type Readable } from "node:stream";
 import type { UpstreamAddress } from "./address.ts";
+import { connectUpstream } from "./connect.ts";
 import { parseResponseHead } from "./response-head.ts";
 import { classify, type Timeouts, UpstreamError, type UpstreamResponse } from "./transport.ts";
 
 /** Opens a TCP or unix-socket connection within the connect timeout. */
 export function openSocket(addr: UpstreamAddress, timeouts: Timeouts, signal: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = addr.socketPath
-      ? connect({ path: addr.socketPath })
-      : connect({ host: addr.host!, port: addr.port! });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new UpstreamError("connect", `connect timeout after ${timeouts.connect} ms`));
-    }, timeouts.connect);
-    const onAbort = () => sock.destroy(new Error("client went away"));
-    signal.addEventListener("abort", onAbort, { once: true });
-    sock.once("connect", () => {
-      clearTimeout(timer);
-      sock.off("error", onError);
-      sock.setNoDelay(true);
-      resolve(sock);
-    });
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      reject(classify(err));
-    };
-    sock.once("error", onError);
-  });
+  return connectUpstream(addr, timeouts.connect, undefined, signal);
 }
 
 /**

@@ -1,7 +1,7 @@
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { Exchange } from "../../http/exchange.ts";
-import { tlsModule } from "../../http/tls-policy.ts";
 import type { UpstreamAddress } from "./address.ts";
+import { connectUpstream, type UpstreamTls } from "./connect.ts";
 import { parseResponseHead } from "./response-head.ts";
 import { UpstreamError } from "./transport.ts";
 
@@ -9,7 +9,7 @@ export interface TunnelOptions {
   connectTimeout: number;
   headerTimeout: number;
   idleTimeout: number;
-  tls: { verify: boolean; ca?: Buffer | undefined; serverName?: string | undefined };
+  tls: UpstreamTls;
 }
 
 /**
@@ -25,39 +25,40 @@ export function tunnel(
   headers: [string, string][],
   opts: TunnelOptions,
 ): Promise<void> {
+  return connectUpstream(addr, opts.connectTimeout, opts.tls).then((upstream) =>
+    relay(ex, upstream, path, headers, opts),
+  );
+}
+
+/** Sends the upgrade request on a fresh connection and relays the answer (and, after a 101, the tunnel). */
+function relay(
+  ex: Exchange,
+  upstream: Socket,
+  path: string,
+  headers: [string, string][],
+  opts: TunnelOptions,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const upstream: Socket = addr.socketPath
-      ? netConnect({ path: addr.socketPath })
-      : addr.tls
-        ? tlsModule().connect({
-            host: addr.host!,
-            port: addr.port!,
-            rejectUnauthorized: opts.tls.verify,
-            ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
-            servername: opts.tls.serverName ?? addr.host!,
-          })
-        : netConnect({ host: addr.host!, port: addr.port! });
     let settled = false;
-    let timer = setTimeout(() => fail(new UpstreamError("connect", "connect timeout")), opts.connectTimeout);
+    const timer = setTimeout(
+      () => fail(new UpstreamError("timeout", "no upgrade answer")),
+      opts.headerTimeout,
+    );
     const fail = (err: Error) => {
       clearTimeout(timer);
       upstream.destroy();
       if (!settled) {
         settled = true;
         reject(
-          err instanceof UpstreamError ? err : new UpstreamError("connect", err.message, { cause: err }),
+          err instanceof UpstreamError ? err : new UpstreamError("protocol", err.message, { cause: err }),
         );
       }
     };
     upstream.once("error", fail);
-    upstream.once(addr.tls ? "secureConnect" : "connect", () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => fail(new UpstreamError("timeout", "no upgrade answer")), opts.headerTimeout);
-      let head = `${ex.method} ${path} HTTP/1.1\r\n`;
-      for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
-      head += `Connection: Upgrade\r\nUpgrade: ${ex.header("upgrade") ?? ""}\r\n\r\n`;
-      upstream.write(head);
-    });
+    let head = `${ex.method} ${path} HTTP/1.1\r\n`;
+    for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+    head += `Connection: Upgrade\r\nUpgrade: ${ex.header("upgrade") ?? ""}\r\n\r\n`;
+    upstream.write(head);
     let buf: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
