@@ -1,13 +1,16 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { proxyConfig, serveConfig } from "../config/from-flags.ts";
-import { loadConfigFile } from "../config/load.ts";
 import type { WharfConfig } from "../config/types.ts";
 import { ConfigError, WharfError } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
-import { AppSupervisor } from "../server/apps.ts";
-import { type PrimaryControl, runPrimary } from "../server/primary.ts";
+import {
+  abandonPrefork,
+  type Prefork,
+  type PrimaryControl,
+  preforkWorker,
+  runPrimary,
+} from "../server/primary.ts";
 import type { AcmeManager } from "../tls/acme.ts";
 import type { InternalCerts } from "../tls/internal-certs.ts";
 import type { OnDemandIssuer } from "../tls/on-demand.ts";
@@ -70,13 +73,33 @@ function engineOverride(): WharfConfig["server"]["engine"] | undefined {
   return v;
 }
 
-async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): Promise<number> {
+// The config modules (zod, YAML) load after worker 1 is forked: see preforkWorker.
+const loadConfigFile = async (file: string) => (await import("../config/load.ts")).loadConfigFile(file);
+
+/** Forks the first worker, then builds the config meanwhile. */
+async function withPrefork(
+  build: () => Promise<WharfConfig>,
+): Promise<{ config: WharfConfig; prefork: Prefork }> {
+  const prefork = preforkWorker();
+  try {
+    return { config: await build(), prefork };
+  } catch (err) {
+    abandonPrefork(prefork);
+    throw err;
+  }
+}
+
+async function start(
+  config: WharfConfig,
+  reload?: () => Promise<WharfConfig>,
+  prefork?: Prefork,
+): Promise<number> {
   const engine = engineOverride();
   const log = createLogger({ level: config.server.log_level, fields: { pid: process.pid, role: "primary" } });
   let control: PrimaryControl | undefined;
   // The config as loaded; apps and ACME fill in upstreams and certificate paths from it.
   let loaded = config;
-  const apps = new AppSupervisor(log);
+  const apps = new (await import("../server/apps.ts")).AppSupervisor(log);
   const refresh = (what: string) => () => {
     void prepare(loaded).then(
       (c) => control?.push(c),
@@ -130,6 +153,7 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
   try {
     prepared = await prepare(config);
   } catch (err) {
+    abandonPrefork(prefork);
     await apps.stopAll();
     throw err;
   }
@@ -137,6 +161,7 @@ async function start(config: WharfConfig, reload?: () => Promise<WharfConfig>): 
   return runPrimary({
     config: prepared,
     workers: w === "auto" ? availableParallelism() : w,
+    ...(prefork ? { prefork } : {}),
     log,
     afterStop: async () => {
       acme?.stop();
@@ -233,11 +258,11 @@ async function main(argv: string[]): Promise<number> {
       );
       if (values.help) return help(SERVE_HELP);
       const dir = positionals[0] ?? ".";
-      const config = serveConfig(
-        { ...commonFlags(values), dir, browse: values.browse === true, spa: values.spa === true },
-        process.cwd(),
+      const flags = { ...commonFlags(values), dir, browse: values.browse === true, spa: values.spa === true };
+      const { config, prefork } = await withPrefork(async () =>
+        (await import("../config/from-flags.ts")).serveConfig(flags, process.cwd()),
       );
-      return start(config);
+      return start(config, undefined, prefork);
     }
     case "proxy": {
       const { values } = parse(rest, { ...commonOptions, to: { type: "string", multiple: true } });
@@ -247,15 +272,18 @@ async function main(argv: string[]): Promise<number> {
         .filter(Boolean);
       if (to.length === 0 && values.app === undefined)
         throw new UsageError("proxy needs --to URL[,URL...] or --app COMMAND");
-      const config = proxyConfig({ ...commonFlags(values), to }, process.cwd());
-      return start(config);
+      const flags = { ...commonFlags(values), to };
+      const { config, prefork } = await withPrefork(async () =>
+        (await import("../config/from-flags.ts")).proxyConfig(flags, process.cwd()),
+      );
+      return start(config, undefined, prefork);
     }
     case "run": {
       const { values } = parse(rest, { config: { type: "string", short: "c" } });
       if (values.help) return help(RUN_HELP);
       const file = (values.config as string | undefined) ?? "wharf.yaml";
-      const config = await loadConfigFile(file);
-      return start(config, () => loadConfigFile(file));
+      const { config, prefork } = await withPrefork(() => loadConfigFile(file));
+      return start(config, () => loadConfigFile(file), prefork);
     }
     case "trust": {
       const { values } = parse(rest, {});

@@ -18,6 +18,7 @@ export type ToWorker =
 
 /** What a worker tells the primary. */
 export type ToPrimary =
+  | { type: "up" }
   | { type: "ready"; seq: number; addresses: string[] }
   | { type: "failed"; seq: number; error: string; code?: string | undefined }
   | { type: "cert-request"; name: string };

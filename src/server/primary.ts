@@ -9,6 +9,8 @@ import type { ChallengeMessage, ToPrimary, ToWorker } from "./messages.ts";
 export interface PrimaryOptions {
   config: WharfConfig;
   workers: number;
+  /** Worker 1, forked before the config was ready ({@link preforkWorker}). */
+  prefork?: Prefork;
   log: Logger;
   /** Loads the config again for a reload (SIGHUP); absent when there is no file to re-read. */
   reload?: () => Promise<WharfConfig>;
@@ -31,8 +33,55 @@ export interface PrimaryControl {
 }
 
 /**
+ * The first worker, forked as the first thing a serving command does, before the config is
+ * built: its Node start and module loading (most of a start-up) then overlap the primary's
+ * config work instead of following it. It waits, idle, for its config.
+ */
+export interface Prefork {
+  readonly worker: Worker;
+  readonly ticketKeys: string;
+  /** Set once the worker said `up` (its message handler is in place: a config may be sent). */
+  up: boolean;
+}
+
+let setUp = false;
+function setupWorkers(): void {
+  if (setUp) return;
+  setUp = true;
+  const ext = extname(fileURLToPath(import.meta.url));
+  cluster.setupPrimary({
+    exec: fileURLToPath(new URL(`./worker-main${ext}`, import.meta.url)),
+    execArgv: process.execArgv,
+    silent: false,
+  });
+}
+
+function forkWorker(id: number, ticketKeys: string): Worker {
+  setupWorkers();
+  return cluster.fork({ WHARF_WORKER_ID: String(id), WHARF_TICKET_KEYS: ticketKeys });
+}
+
+export function preforkWorker(): Prefork {
+  const ticketKeys = randomBytes(48).toString("hex");
+  const prefork = { worker: forkWorker(1, ticketKeys), ticketKeys, up: false };
+  prefork.worker.on("message", (msg: ToPrimary) => {
+    if (msg.type === "up") prefork.up = true;
+  });
+  return prefork;
+}
+
+/** Stops a preforked worker when the config it waited for was refused. */
+export function abandonPrefork(prefork: Prefork | undefined): void {
+  if (prefork && !prefork.worker.isDead()) prefork.worker.process.kill("SIGKILL");
+}
+
+/**
  * The primary process: forks the workers, hands them the config, replaces any that die,
  * reloads on SIGHUP and drains on SIGTERM/SIGINT. Resolves with the exit code.
+ *
+ * Worker 1 starts alone; the others are forked once it listens. On a small machine the
+ * first response then does not wait for several Node processes starting at once, and a
+ * worker that adds its SO_REUSEPORT listener later takes its share of new connections.
  */
 export function runPrimary(opts: PrimaryOptions): Promise<number> {
   const { log } = opts;
@@ -48,33 +97,31 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   let restartDelay = 100;
 
   // Session-ticket keys shared by all workers, so TLS resumption works across them.
-  let ticketKeys = randomBytes(48).toString("hex");
-  const ext = extname(fileURLToPath(import.meta.url));
-  cluster.setupPrimary({
-    exec: fileURLToPath(new URL(`./worker-main${ext}`, import.meta.url)),
-    execArgv: process.execArgv,
-    silent: false,
-  });
+  let ticketKeys = opts.prefork?.ticketKeys ?? randomBytes(48).toString("hex");
 
   return new Promise((resolveExit) => {
     const send = (w: Worker, msg: ToWorker) => {
       if (w.isConnected()) w.send(msg);
     };
 
-    const spawn = (id: number) => {
-      const w = cluster.fork({ WHARF_WORKER_ID: String(id), WHARF_TICKET_KEYS: ticketKeys });
+    // A worker gets its config once it says `up` (its message handler is in place).
+    const deliver = (w: Worker) => {
+      send(w, { type: "config", seq, config });
+      for (const msg of sticky.values()) send(w, msg);
+    };
+    const adopt = (w: Worker, id: number) => {
       ids.set(w, id);
       startedAt.set(w, Date.now());
-      w.on("online", () => {
-        send(w, { type: "config", seq, config });
-        for (const msg of sticky.values()) send(w, msg);
-      });
       w.on("message", (msg: ToPrimary) => onMessage(w, msg));
       w.on("exit", (code, signal) => onExit(w, code, signal));
-      return w;
     };
+    const spawn = (id: number) => adopt(forkWorker(id, ticketKeys), id);
 
     const onMessage = (w: Worker, msg: ToPrimary) => {
+      if (msg.type === "up") {
+        deliver(w);
+        return;
+      }
       if (msg.type === "cert-request") {
         opts.onCertRequest?.(msg.name);
         return;
@@ -90,6 +137,12 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
         p?.failed.push(msg.error);
       } else if (!started && msg.seq === 1 && p) {
         startupAddresses.push(...msg.addresses);
+        if (ids.size < opts.workers && !shuttingDown) {
+          for (let id = 2; id <= opts.workers; id++) {
+            spawn(id);
+          }
+          for (const other of ids.keys()) p.left.add(other);
+        }
       }
       if (p) {
         p.left.delete(w);
@@ -103,7 +156,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     const startupAddresses: string[] = [];
     const expectAll = (s: number, done: (failed: string[]) => void) => {
       const entry = {
-        left: new Set(cluster.workers ? Object.values(cluster.workers).filter((w) => w !== undefined) : []),
+        left: new Set(ids.keys()),
         failed: [] as string[],
         done: () => done(entry.failed),
       };
@@ -189,7 +242,12 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     process.on("SIGTERM", () => void shutdown(0));
     process.on("SIGINT", () => void shutdown(0));
 
-    for (let i = 1; i <= opts.workers; i++) spawn(i);
+    const first = opts.prefork?.worker;
+    if (first === undefined || first.isDead()) spawn(1);
+    else {
+      adopt(first, 1);
+      if (opts.prefork?.up) deliver(first);
+    }
     expectAll(1, (failed) => {
       if (failed.length > 0 || shuttingDown) return;
       started = true;

@@ -49,3 +49,5 @@ process.on("uncaughtException", (err) => {
   log.error("worker crashed", { err });
   process.exit(1);
 });
+// Ready for a config: the primary sends it on this word (or when it has one).
+tell({ type: "up" });

@@ -113,6 +113,43 @@ test("a worker that dies is replaced", async () => {
   }
 });
 
+test("start-up: worker 1 serves first, the others join before `listening`; a refused config leaves no worker", async () => {
+  const tree = makeTree({ "www/a.txt": "a" });
+  const w = await startWharf([
+    "serve",
+    join(tree.dir, "www"),
+    "--listen",
+    "127.0.0.1:{port}",
+    "--workers",
+    "3",
+  ]);
+  try {
+    const listening = await w.waitForLog("listening");
+    assert.equal(listening.workers, 3);
+    assert.equal(childPids(w.proc.pid!).length, 3);
+    for (let i = 0; i < 12; i++) assert.equal((await request(w.base, "/a.txt")).body.toString(), "a");
+  } finally {
+    await w.stop();
+    tree.cleanup();
+  }
+  // Worker 1 is forked before the config is built; when the config is refused it must go too.
+  const marker = `/no/such/dir-${process.pid}-${Date.now()}`;
+  const r = await runWharf(["serve", marker]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /must be a directory/);
+  let left: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    try {
+      left = execFileSync("pgrep", ["-f", marker]).toString().trim().split("\n");
+    } catch {
+      left = [];
+      break;
+    }
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.deepEqual(left, []);
+});
+
 test("SIGTERM drains: the in-flight request completes, then exit 0", async () => {
   const big = Buffer.alloc(16 * 1024 * 1024, 1);
   const tree = makeTree({ "www/big.bin": big });
