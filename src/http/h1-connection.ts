@@ -32,6 +32,8 @@ type Socket = Duplex & {
 const MAX_DISCARD = 1024 * 1024;
 /** Pipelined bytes held while a response is in progress before the socket is paused. */
 const MAX_AHEAD = 64 * 1024;
+/** Where a head ends. */
+const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 /** Slack over the head limits for the request-line's method, version and line ends. */
 const HEAD_SLACK = 1024;
 
@@ -139,10 +141,15 @@ export class H1Connection implements H1Link {
       this.#buf = merged;
       this.#start = 0;
     }
-    // Responses made while this chunk is processed (pipelining) leave in one write.
-    this.socket.cork();
-    this.#drive();
-    this.socket.uncork();
+    // Responses made while this chunk is processed (pipelining) leave in one write. Only
+    // when the chunk holds more than one head's worth: corking a lone response costs more
+    // than it saves (Node buffers the write, then flushes it on uncork).
+    const next = this.#buf.indexOf(HEAD_END, this.#start);
+    if (next !== -1 && next + 4 < this.#buf.length) {
+      this.socket.cork();
+      this.#drive();
+      this.socket.uncork();
+    } else this.#drive();
   }
 
   #onEnd(): void {
