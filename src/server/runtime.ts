@@ -1,6 +1,7 @@
 import { parseListenAddress } from "../config/listen-address.ts";
 import type { LimitsConfig, WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
+import { loadHandlers } from "../handlers/index.ts";
 import { sendError } from "../http/error-page.ts";
 import type { Exchange, RequestListener } from "../http/exchange.ts";
 import type { HttpLimits } from "../http/limits.ts";
@@ -149,6 +150,9 @@ export class ServerHost {
 
   async apply(config: WharfConfig): Promise<void> {
     this.#ocsp ??= createOcspStapler(this.#log);
+    await loadHandlers(
+      config.sites.flatMap((site) => site.routes.flatMap((r) => r.handle.flatMap(Object.keys))),
+    );
     const next = buildRuntime(config, this.#log, this.#ocsp);
     this.#pool.engine = config.server.engine;
     this.#pool.h2c = config.server.h2c;

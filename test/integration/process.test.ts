@@ -90,6 +90,42 @@ test("SIGHUP reloads; a bad config is refused and the old one keeps serving; in-
   }
 });
 
+test("a reload that adds a proxy route loads the proxy handler the static-only start left out", async () => {
+  const { createServer } = await import("node:http");
+  const upstream = createServer((req, res) => res.end(`upstream saw ${req.url}`));
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+  const upPort = (upstream.address() as { port: number }).port;
+  const tree = makeTree({ "www/a.txt": "a" });
+  const port = await freePort();
+  const file = join(tree.dir, "wharf.yaml");
+  writeFileSync(file, siteYaml(port, "one"));
+  const w = await startWharf(["run", "--config", file], { port });
+  try {
+    assert.equal((await request(w.base, "/api/x")).status, 404);
+    const proxied = `      - match: { path: /api/* }
+        proxy: { to: "http://127.0.0.1:${upPort}" }
+`;
+    writeFileSync(
+      file,
+      siteYaml(port, "one").replace(
+        "      - static: { root: www }\n",
+        `${proxied}      - static: { root: www }\n`,
+      ),
+    );
+    const mark = w.stderr().length;
+    w.proc.kill("SIGHUP");
+    await w.waitForLog("config reloaded", mark);
+    const r = await request(w.base, "/api/x");
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), "upstream saw /api/x");
+    assert.equal((await request(w.base, "/a.txt")).body.toString(), "a");
+  } finally {
+    await w.stop();
+    upstream.close();
+    tree.cleanup();
+  }
+});
+
 test("a worker that dies is replaced", async () => {
   const tree = makeTree({ "www/a.txt": "a" });
   const port = await freePort();
