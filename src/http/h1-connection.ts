@@ -143,13 +143,19 @@ export class H1Connection implements H1Link {
     }
     // Responses made while this chunk is processed (pipelining) leave in one write. Only
     // when the chunk holds more than one head's worth: corking a lone response costs more
-    // than it saves (Node buffers the write, then flushes it on uncork).
-    const next = this.#buf.indexOf(HEAD_END, this.#start);
-    if (next !== -1 && next + 4 < this.#buf.length) {
+    // than it saves (Node buffers the write, then flushes it on uncork). Body bytes, and
+    // bytes that wait behind a response in progress, answer nothing now: not scanned.
+    if (this.#bodyDone && this.#ex === undefined && this.#holdsMoreThanOneHead()) {
       this.socket.cork();
       this.#drive();
       this.socket.uncork();
     } else this.#drive();
+  }
+
+  #holdsMoreThanOneHead(): boolean {
+    const buf = this.#buf!;
+    const end = buf.indexOf(HEAD_END, this.#start);
+    return end !== -1 && end + HEAD_END.length < buf.length;
   }
 
   #onEnd(): void {
