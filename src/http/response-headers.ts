@@ -39,16 +39,23 @@ export class ResponseHeaders {
     return i === -1 ? undefined : this.values[i];
   }
 
-  set(name: string, value: HeaderValue): void {
-    if (typeof value === "string") check(name, value);
-    else for (const v of value) check(name, v);
+  /** The index of the field named `name`; -1 when there was none and it was added with `value`. */
+  #findOrAdd(name: string, value: HeaderValue): number {
     const key = lower(name);
     const i = this.#index(key);
     if (i === -1) {
       this.names.push(name);
       this.keys.push(key);
       this.values.push(value);
-    } else {
+    }
+    return i;
+  }
+
+  set(name: string, value: HeaderValue): void {
+    if (typeof value === "string") check(name, value);
+    else for (const v of value) check(name, v);
+    const i = this.#findOrAdd(name, value);
+    if (i !== -1) {
       this.names[i] = name;
       this.values[i] = value;
     }
@@ -56,13 +63,8 @@ export class ResponseHeaders {
 
   append(name: string, value: string): void {
     check(name, value);
-    const key = lower(name);
-    const i = this.#index(key);
-    if (i === -1) {
-      this.names.push(name);
-      this.keys.push(key);
-      this.values.push(value);
-    } else {
+    const i = this.#findOrAdd(name, value);
+    if (i !== -1) {
       const cur = this.values[i]!;
       this.values[i] = typeof cur === "string" ? [cur, value] : [...cur, value];
     }
