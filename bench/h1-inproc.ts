@@ -10,6 +10,7 @@ import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import { serveConfig } from "../src/config/from-flags.ts";
 import { createLogger } from "../src/core/logger.ts";
+import { loadHandlers } from "../src/handlers/index.ts";
 import { H1Connections } from "../src/http/h1-engine.ts";
 import { DEFAULT_LIMITS } from "../src/http/limits.ts";
 import { buildRuntime } from "../src/server/runtime.ts";
@@ -57,11 +58,12 @@ class MemorySocket extends EventEmitter {
   setNoDelay() {}
 }
 
-const config = serveConfig(
+const config = await serveConfig(
   { dir, listen: "127.0.0.1:1", workers: 1, quiet: true, browse: false, spa: false, app: undefined },
   process.cwd(),
 );
 const log = createLogger({ level: "error" });
+await loadHandlers(["static"]);
 const runtime = buildRuntime(config, log);
 const listener = [...runtime.listeners.values()][0]!;
 const conns = new H1Connections(DEFAULT_LIMITS, listener, log, "http");

@@ -65,7 +65,7 @@ function oneSite(flags: CommonFlags, routes: unknown[]) {
  * The canonical config `wharf serve DIR …` stands for: one default site serving DIR; with
  * `--app`, files first and everything that is not a file passed to the app.
  */
-export function serveConfig(flags: ServeFlags, cwd: string): WharfConfig {
+export function serveConfig(flags: ServeFlags, cwd: string): Promise<WharfConfig> {
   const files = {
     root: flags.dir,
     browse: flags.browse,
@@ -78,7 +78,7 @@ export function serveConfig(flags: ServeFlags, cwd: string): WharfConfig {
 }
 
 /** The canonical config of `wharf proxy --to URL[,URL…]` or `--app COMMAND`. */
-export function proxyConfig(flags: ProxyFlags, cwd: string): WharfConfig {
+export function proxyConfig(flags: ProxyFlags, cwd: string): Promise<WharfConfig> {
   const proxy = flags.app ? { app: { command: flags.app }, to: flags.to } : { to: flags.to };
   return validateConfigObject(oneSite(flags, [{ proxy }]), "command line", cwd);
 }

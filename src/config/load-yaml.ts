@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError } from "../core/errors.ts";
+import type { SchemaBuilder } from "../handlers/record.ts";
 import { expandEnv } from "./env-expand.ts";
 import { issuesToProblems } from "./load.ts";
 import { configSchema } from "./schema.ts";
@@ -12,6 +13,7 @@ export function parseYamlConfig(
   file: string,
   baseDir: string,
   env: NodeJS.ProcessEnv,
+  handlers: Map<string, SchemaBuilder<unknown>>,
 ): WharfConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
@@ -31,7 +33,7 @@ export function parseYamlConfig(
   const envProblems = expandEnv(doc, env, file, lines);
   if (envProblems.length > 0) throw new ConfigError(envProblems);
   const raw = doc.toJS() ?? {};
-  const result = configSchema({ baseDir }).safeParse(raw);
+  const result = configSchema({ baseDir }, handlers).safeParse(raw);
   if (result.success) return result.data;
   throw new ConfigError(
     issuesToProblems(result.error.issues, (path, onKey) => {

@@ -3,9 +3,19 @@ import { dirname, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
+import { loadHandlerSchemas } from "../handlers/index.ts";
+import type { SchemaBuilder } from "../handlers/record.ts";
 import { formatPath } from "./key-path.ts";
 import { configSchema } from "./schema.ts";
 import type { WharfConfig } from "./types.ts";
+
+let schemas: Promise<Map<string, SchemaBuilder<unknown>>> | undefined;
+
+/** The handlers' schema builders, loaded once per process. */
+export function handlerSchemas(): Promise<Map<string, SchemaBuilder<unknown>>> {
+  schemas ??= loadHandlerSchemas();
+  return schemas;
+}
 
 /**
  * Loads a configuration file (`.yaml`/`.yml`, or `.ts`/`.js` exporting a config by default)
@@ -26,12 +36,16 @@ export async function loadConfigFile(
   }
   // The YAML parser is loaded only for YAML files (a CLI-flag start never needs it).
   const { parseYamlConfig } = await import("./load-yaml.ts");
-  return parseYamlConfig(text, file, dirname(abs), env);
+  return parseYamlConfig(text, file, dirname(abs), env, await handlerSchemas());
 }
 
 /** Validates an already-built object (from a TS config or CLI flags). */
-export function validateConfigObject(raw: unknown, source: string, baseDir: string): WharfConfig {
-  const result = configSchema({ baseDir }).safeParse(raw);
+export async function validateConfigObject(
+  raw: unknown,
+  source: string,
+  baseDir: string,
+): Promise<WharfConfig> {
+  const result = configSchema({ baseDir }, await handlerSchemas()).safeParse(raw);
   if (result.success) return result.data;
   throw new ConfigError(
     issuesToProblems(result.error.issues, (path) => ({ file: source, path: formatPath(path) })),

@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 import { duration, fsPath, headerName, type SchemaContext, size, stringList } from "../core/schema-fields.ts";
-import { handlerSchemas } from "../handlers/schemas.ts";
+import { buildHandlerSchemas } from "../handlers/index.ts";
+import type { SchemaBuilder } from "../handlers/record.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import type { HandlerConfig, SiteConfig, WharfConfig } from "./types.ts";
 
@@ -109,8 +110,9 @@ const match = z
   })
   .prefault({});
 
-function handlerItem(ctx: SchemaContext) {
-  const schemas = handlerSchemas(ctx);
+type Schemas = Record<string, z.ZodType>;
+
+function handlerItem(schemas: Schemas) {
   const names = Object.keys(schemas).join(", ");
   return z.record(z.string(), z.unknown()).transform((item, c) => {
     const keys = Object.keys(item);
@@ -136,8 +138,7 @@ function handlerItem(ctx: SchemaContext) {
   });
 }
 
-function route(ctx: SchemaContext) {
-  const schemas = handlerSchemas(ctx);
+function route(schemas: Schemas) {
   // A route is `{match?, handle: [...]}`, or `{match?, <handler>: {...}}` as shorthand for one handler.
   return z.preprocess(
     (raw) => {
@@ -147,7 +148,7 @@ function route(ctx: SchemaContext) {
       if (keys.length === 1 && schemas[keys[0]!] !== undefined) return { match: m, handle: [rest] };
       return raw;
     },
-    z.strictObject({ match, handle: z.array(handlerItem(ctx)).min(1) }),
+    z.strictObject({ match, handle: z.array(handlerItem(schemas)).min(1) }),
   );
 }
 
@@ -222,7 +223,7 @@ function siteTls(ctx: SchemaContext) {
     .transform((v) => v ?? null);
 }
 
-function site(ctx: SchemaContext) {
+function site(ctx: SchemaContext, schemas: Schemas) {
   return z.strictObject({
     hosts: z.array(host).default([]),
     listen: z.array(listenAddress).min(1).default([":8080"]),
@@ -230,15 +231,19 @@ function site(ctx: SchemaContext) {
     error_pages: z
       .record(z.string().regex(/^[45]\d\d$/, "must be a 4xx or 5xx status"), fsPath(ctx, "file"))
       .default({}),
-    routes: z.array(route(ctx)).default([]),
+    routes: z.array(route(schemas)).default([]),
     tls: siteTls(ctx),
   });
 }
 
-/** The schema of a whole configuration; relative paths resolve against `ctx.baseDir`. */
-export function configSchema(ctx: SchemaContext) {
+/**
+ * The schema of a whole configuration; relative paths resolve against `ctx.baseDir`.
+ * `handlers` are the handlers' schema builders ({@link loadHandlerSchemas}).
+ */
+export function configSchema(ctx: SchemaContext, handlers: Map<string, SchemaBuilder<unknown>>) {
+  const schemas = buildHandlerSchemas(handlers, ctx);
   return z
-    .strictObject({ server: server(ctx), sites: z.array(site(ctx)).min(1) })
+    .strictObject({ server: server(ctx), sites: z.array(site(ctx, schemas)).min(1) })
     .superRefine((c, issue) => {
       c.sites.forEach((s, i) => {
         if (s.tls?.source !== "acme") return;

@@ -1,18 +1,6 @@
-import type {
-  HeadersConfig,
-  ProxyConfig,
-  RedirectConfig,
-  RespondConfig,
-  StaticConfig,
-} from "../handlers/schemas.ts";
+import type { HandlerConfig } from "../handlers/index.ts";
 
-/** One handler in a route's chain: exactly one key, naming the handler. */
-export type HandlerConfig =
-  | { static: StaticConfig }
-  | { redirect: RedirectConfig }
-  | { respond: RespondConfig }
-  | { headers: HeadersConfig }
-  | { proxy: ProxyConfig };
+export type { HandlerConfig };
 
 export interface MatchConfig {
   /** Segment-aware prefixes (`/api`) or globs (`*.css`, `/assets/**`); any may match. */

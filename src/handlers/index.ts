@@ -1,42 +1,64 @@
-import type { HandlerContext, HandlerInstance } from "./handler.ts";
-import { createHeaders } from "./headers/handler.ts";
-import type { HeadersConfig } from "./headers/schema.ts";
-import type { createProxy as CreateProxy } from "./proxy/handler.ts";
-import type { ProxyConfig } from "./proxy/schema.ts";
-import { createRedirect } from "./redirect/handler.ts";
-import type { RedirectConfig } from "./redirect/schema.ts";
-import { createRespond } from "./respond/handler.ts";
-import type { RespondConfig } from "./respond/schema.ts";
-import { createStatic } from "./static/handler.ts";
-import type { StaticConfig } from "./static/schema.ts";
+import type { z } from "zod";
+import type { SchemaContext } from "../core/schema-fields.ts";
+import headers from "./headers/index.ts";
+import proxy from "./proxy/index.ts";
+import type { HandlerFactory, HandlerRecord, SchemaBuilder } from "./record.ts";
+import redirect from "./redirect/index.ts";
+import respond from "./respond/index.ts";
+import staticFiles from "./static/index.ts";
 
 /**
- * The proxy and its upstream clients (17 modules) load only for a config that proxies: a
- * worker that serves files starts without them. {@link loadHandlers} runs before a config
- * is compiled.
+ * Every handler a route may name: the one list the config schema, the canonical config
+ * type and the worker's registry are derived from. A new handler is a folder with an
+ * `index.ts` record and one line here.
  */
-let createProxy: typeof CreateProxy | undefined;
+export const HANDLERS = [staticFiles, redirect, respond, headers, proxy] as const;
 
-/** Loads the handlers that `handlerNames` use and are not loaded up front. */
-export async function loadHandlers(handlerNames: Iterable<string>): Promise<void> {
-  for (const name of handlerNames)
-    if (name === "proxy" && createProxy === undefined)
-      createProxy = (await import("./proxy/handler.ts")).createProxy;
+type AnyRecord = (typeof HANDLERS)[number];
+export type HandlerName = AnyRecord["name"];
+
+/** One handler in a route's chain, as the canonical config holds it: `{ <name>: config }`. */
+export type HandlerConfig = AnyRecord extends infer R
+  ? R extends HandlerRecord<infer N, infer C>
+    ? { [K in N]: C }
+    : never
+  : never;
+
+const byName = new Map<string, HandlerRecord<string, unknown>>(
+  HANDLERS.map((r) => [r.name, r as unknown as HandlerRecord<string, unknown>]),
+);
+const factories = new Map<string, HandlerFactory<unknown>>();
+
+/** Loads the factories of the handlers `names` use (a worker loads only what its config needs). */
+export async function loadHandlers(names: Iterable<string>): Promise<void> {
+  for (const name of new Set(names)) {
+    if (factories.has(name)) continue;
+    const record = byName.get(name);
+    if (record === undefined) throw new Error(`unknown handler "${name}"`);
+    factories.set(name, await record.create());
+  }
 }
 
-function proxyFactory(): typeof CreateProxy {
-  if (createProxy === undefined) throw new Error("the proxy handler was not loaded (loadHandlers)");
-  return createProxy;
+/** The factory of a handler loaded by {@link loadHandlers}. */
+export function handlerFactory(name: string): HandlerFactory<unknown> {
+  const f = factories.get(name);
+  if (f === undefined) throw new Error(`the ${name} handler was not loaded (loadHandlers)`);
+  return f;
 }
 
-/** The explicit handler registry: config key → factory. */
-export const HANDLERS = {
-  static: (cfg: StaticConfig, ctx: HandlerContext) => createStatic(cfg, ctx),
-  redirect: (cfg: RedirectConfig) => createRedirect(cfg),
-  respond: (cfg: RespondConfig) => createRespond(cfg),
-  headers: (cfg: HeadersConfig) => createHeaders(cfg),
-  proxy: (cfg: ProxyConfig, ctx: HandlerContext) => proxyFactory()(cfg, ctx),
-} satisfies Record<string, (cfg: never, ctx: HandlerContext) => HandlerInstance>;
+/** Every handler's schema builder, by name (loaded with zod, for the config loader). */
+export async function loadHandlerSchemas(): Promise<Map<string, SchemaBuilder<unknown>>> {
+  const out = new Map<string, SchemaBuilder<unknown>>();
+  for (const r of byName.values()) out.set(r.name, await r.schema());
+  return out;
+}
 
-export type HandlerName = keyof typeof HANDLERS;
+/** Builds every handler's schema for one config (after {@link loadHandlerSchemas}). */
+export function buildHandlerSchemas(
+  builders: Map<string, SchemaBuilder<unknown>>,
+  ctx: SchemaContext,
+): Record<string, z.ZodType> {
+  return Object.fromEntries([...builders].map(([name, build]) => [name, build(ctx)]));
+}
+
 export type { Handle, HandlerContext, HandlerInstance, Next } from "./handler.ts";

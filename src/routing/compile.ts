@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import type { HandlerConfig, RouteConfig, SiteConfig } from "../config/types.ts";
+import type { RouteConfig, SiteConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
-import { HANDLERS, type Handle, type HandlerInstance, type Next } from "../handlers/index.ts";
+import { type Handle, type HandlerInstance, handlerFactory, type Next } from "../handlers/index.ts";
 import { mimeFor } from "../handlers/static/mime.ts";
 import { sendError } from "../http/error-page.ts";
 import type { ErrorPages, Exchange } from "../http/exchange.ts";
@@ -65,11 +65,9 @@ function compileRoute(
   instances: HandlerInstance[],
 ): CompiledRoute {
   const chain: Handle[] = r.handle.map((h, j) => {
-    const [name, cfg] = Object.entries(h)[0] as [keyof typeof HANDLERS, HandlerConfig[keyof HandlerConfig]];
+    const [name, cfg] = Object.entries(h)[0] as [string, unknown];
     try {
-      const inst = (HANDLERS[name] as (c: unknown, ctx: { log: Logger }) => HandlerInstance)(cfg, {
-        log: log.child({ handler: name }),
-      });
+      const inst = handlerFactory(name)(cfg, { log: log.child({ handler: name }) });
       instances.push(inst);
       return inst.handle;
     } catch (err) {

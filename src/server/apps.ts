@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
-import type { ProxyConfig } from "../handlers/schemas.ts";
+import type { ProxyConfig } from "../handlers/proxy/schema.ts";
 
 type AppConfig = NonNullable<ProxyConfig["app"]>;
 

@@ -11,7 +11,7 @@ test("a stale cached file is revalidated with one trip to the disk, however many
   const tree = makeTree({ "www/page.html": "<p>hello</p>\n".repeat(50) });
   const host = new ServerHost(silentLogger);
   await host.apply(
-    serveConfig(
+    await serveConfig(
       {
         dir: `${tree.dir}/www`,
         listen: "127.0.0.1:0",
