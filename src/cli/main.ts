@@ -1,19 +1,8 @@
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import type { WharfConfig } from "../config/types.ts";
 import { ConfigError, WharfError } from "../core/errors.ts";
-import { createLogger } from "../core/logger.ts";
-import {
-  abandonPrefork,
-  type Prefork,
-  type PrimaryControl,
-  preforkWorker,
-  runPrimary,
-} from "../server/primary.ts";
-import type { AcmeManager } from "../tls/acme.ts";
-import type { InternalCerts } from "../tls/internal-certs.ts";
-import type { OnDemandIssuer } from "../tls/on-demand.ts";
+import { abandonPrefork, type Prefork, preforkWorker } from "../server/primary.ts";
 import { trust } from "./trust.ts";
 import { MAIN_HELP, PROXY_HELP, RUN_HELP, SERVE_HELP, TRUST_HELP, VALIDATE_HELP } from "./usage.ts";
 
@@ -89,104 +78,18 @@ async function withPrefork(
   }
 }
 
+/** Serves `config` until stopped (the server's modules load only for serving commands). */
 async function start(
   config: WharfConfig,
   reload?: () => Promise<WharfConfig>,
   prefork?: Prefork,
 ): Promise<number> {
-  const engine = engineOverride();
-  const log = createLogger({ level: config.server.log_level, fields: { pid: process.pid, role: "primary" } });
-  let control: PrimaryControl | undefined;
-  // The config as loaded; apps and ACME fill in upstreams and certificate paths from it.
-  let loaded = config;
-  const apps = new (await import("../server/apps.ts")).AppSupervisor(log);
-  const refresh = (what: string) => () => {
-    void prepare(loaded).then(
-      (c) => control?.push(c),
-      (err: unknown) => log.error(`cannot apply ${what}`, { err }),
-    );
-  };
-  // The certificate machinery (acme-client, X.509 generation) is loaded only when a site
-  // needs it: it would cost every start-up a few hundred milliseconds.
-  let acme: AcmeManager | undefined;
-  let onDemand: OnDemandIssuer | undefined;
-  let internal: InternalCerts | undefined;
-  const prepare = async (c: WharfConfig) => {
-    let out = await apps.prepare(c);
-    if (engine !== undefined) out = { ...out, server: { ...out.server, engine } };
-    if (out.sites.some((s) => s.tls?.source === "acme")) {
-      acme ??= new (await import("../tls/acme.ts")).AcmeManager(log, {
-        publish: (token, keyAuthorization) =>
-          control?.broadcast({ type: "acme-http01", token, keyAuthorization }),
-        publishAlpn: (name, cert, key) => control?.broadcast({ type: "acme-tlsalpn01", name, cert, key }),
-        updated: refresh("the new certificate"),
-        issued: (name, cert, key) => control?.broadcast({ type: "ondemand-cert", name, cert, key }),
-      });
-      if (control) acme.start();
-      out = await acme.prepare(out);
-      if (out.sites.some((s) => s.tls?.on_demand) && !onDemand) {
-        const manager = acme;
-        onDemand = new (await import("../tls/on-demand.ts")).OnDemandIssuer(
-          log,
-          manager,
-          () => loaded.server.acme.on_demand,
-          (name, pair) =>
-            control?.broadcast({
-              type: "ondemand-cert",
-              name,
-              cert: pair?.cert ?? null,
-              key: pair?.key ?? null,
-            }),
-        );
-      }
-    }
-    if (out.sites.some((s) => s.tls?.source === "internal")) {
-      internal ??= new (await import("../tls/internal-certs.ts")).InternalCerts(
-        log,
-        refresh("renewed internal certificates"),
-      );
-      out = await internal.prepare(out);
-    }
-    return out;
-  };
-  let prepared: WharfConfig;
-  try {
-    prepared = await prepare(config);
-  } catch (err) {
-    abandonPrefork(prefork);
-    await apps.stopAll();
-    throw err;
-  }
-  const w = config.server.workers;
-  return runPrimary({
-    config: prepared,
-    workers: w === "auto" ? availableParallelism() : w,
-    ...(prefork ? { prefork } : {}),
-    log,
-    afterStop: async () => {
-      acme?.stop();
-      internal?.stop();
-      await apps.stopAll();
-    },
+  const { serve } = await import("../server/serve.ts");
+  return serve(config, {
+    reload,
+    prefork,
+    engine: engineOverride(),
     onFatal: (message) => process.stderr.write(`wharf: cannot start: ${message}\n`),
-    onCertRequest: (name) => {
-      if (onDemand) onDemand.request(name);
-      else control?.broadcast({ type: "ondemand-cert", name, cert: null, key: null });
-    },
-    onListening: (c) => {
-      control = c;
-      acme?.start();
-    },
-    ...(reload
-      ? {
-          reload: async () => {
-            const next = await reload();
-            const ready = await prepare(next);
-            loaded = next;
-            return ready;
-          },
-        }
-      : {}),
   });
 }
 

@@ -3,20 +3,22 @@
  * where it ends a request, the HTTP status it maps to.
  */
 export const ERRORS = {
+  /** A configuration that does not validate, or cannot be built (a handler's resource). */
   WHARF_ERR_CONFIG: { status: 500, text: "invalid configuration" },
   WHARF_ERR_USAGE: { status: 500, text: "invalid command line" },
+  /** A listen address that cannot be bound (in use, not permitted). */
   WHARF_ERR_LISTEN: { status: 500, text: "cannot listen" },
+  /** A supervised app that does not start or does not become ready. */
+  WHARF_ERR_APP_START: { status: 500, text: "the app did not start" },
+  /** An ACME order that cannot go on. */
+  WHARF_ERR_ACME: { status: 500, text: "certificate order failed" },
   WHARF_ERR_BAD_REQUEST: { status: 400, text: "Bad Request" },
-  WHARF_ERR_NOT_FOUND: { status: 404, text: "Not Found" },
-  WHARF_ERR_FORBIDDEN: { status: 403, text: "Forbidden" },
-  WHARF_ERR_METHOD: { status: 405, text: "Method Not Allowed" },
-  WHARF_ERR_PRECONDITION: { status: 412, text: "Precondition Failed" },
-  WHARF_ERR_BODY_TOO_LARGE: { status: 413, text: "Content Too Large" },
-  WHARF_ERR_URI_TOO_LONG: { status: 414, text: "URI Too Long" },
-  WHARF_ERR_RANGE: { status: 416, text: "Range Not Satisfiable" },
-  WHARF_ERR_HEADERS_TOO_LARGE: { status: 431, text: "Request Header Fields Too Large" },
-  WHARF_ERR_INTERNAL: { status: 500, text: "Internal Server Error" },
   WHARF_ERR_TIMEOUT: { status: 408, text: "Request Timeout" },
+  WHARF_ERR_BODY_TOO_LARGE: { status: 413, text: "Content Too Large" },
+  /** An upstream answered something that is not HTTP. */
+  WHARF_ERR_BAD_UPSTREAM: { status: 502, text: "Bad Gateway" },
+  /** A broken promise inside wharf (a bug), never the client's or the config's doing. */
+  WHARF_ERR_INTERNAL: { status: 500, text: "Internal Server Error" },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { WharfError } from "../core/errors.ts";
 import type { SchemaContext } from "../core/schema-fields.ts";
 import headers from "./headers/index.ts";
 import proxy from "./proxy/index.ts";
@@ -34,7 +35,7 @@ export async function loadHandlers(names: Iterable<string>): Promise<void> {
   for (const name of new Set(names)) {
     if (factories.has(name)) continue;
     const record = byName.get(name);
-    if (record === undefined) throw new Error(`unknown handler "${name}"`);
+    if (record === undefined) throw new WharfError("WHARF_ERR_CONFIG", `unknown handler "${name}"`);
     factories.set(name, await record.create());
   }
 }
@@ -42,7 +43,8 @@ export async function loadHandlers(names: Iterable<string>): Promise<void> {
 /** The factory of a handler loaded by {@link loadHandlers}. */
 export function handlerFactory(name: string): HandlerFactory<unknown> {
   const f = factories.get(name);
-  if (f === undefined) throw new Error(`the ${name} handler was not loaded (loadHandlers)`);
+  if (f === undefined)
+    throw new WharfError("WHARF_ERR_INTERNAL", `the ${name} handler was not loaded (loadHandlers)`);
   return f;
 }
 

@@ -8,18 +8,38 @@ export type HeaderValue = string | string[];
 /** Called just before the response head is written; filters change headers here. */
 export type HeadHook = (ex: Exchange) => void;
 
+/** How a body filter changes a response body: a stream transform, and optionally a whole-buffer one. */
+export interface BodyTransform {
+  /** The whole body at once, or undefined to go the stream's way. */
+  buffer?(body: Buffer): Buffer | undefined;
+  stream(): import("node:stream").Transform;
+}
+
+/**
+ * Called once the head is final (after the head hooks), for a response with a body of
+ * `length` bytes (undefined: unknown); it may change the head's fields and return a
+ * transform for the body (the Content-Length then goes), or undefined to leave it.
+ */
+export type BodyFilter = (ex: Exchange, length: number | undefined) => BodyTransform | undefined;
+
 /**
  * One request and its response, independent of the protocol engine underneath.
- * Handlers see only this; engines (node:http today, others later) implement it.
+ * Handlers see only this; the engines (wharf's HTTP/1.1, node:http, HTTP/2 streams)
+ * implement it on {@link BaseExchange}.
  */
 export interface Exchange {
-  readonly method: string;
-  /** The request-target as received (origin-form; for absolute-form, its path and query). */
+  /** The method; an internal redirect makes it GET. */
+  method: string;
+  /** The request-target (origin-form; for absolute-form, its path and query); rewrites change it. */
   readonly target: string;
   /** The target's path before `?`, still percent-encoded. */
   readonly rawPath: string;
   /** The query including its `?`, or "" when there is none. */
   readonly query: string;
+  /** Points the exchange at another origin-form target (`rawPath` and `query` follow). */
+  retarget(target: string): void;
+  /** How many internal redirects led here (0 for a request from outside). */
+  internalRedirects: number;
   /** Host name from the Host header (or the absolute-form target), lower-case, no port. */
   readonly host: string;
   readonly httpVersion: string;
@@ -60,6 +80,8 @@ export interface Exchange {
   removeHeader(name: string): void;
   /** Registers a hook run once just before the head goes out (response filters). */
   onHead(hook: HeadHook): void;
+  /** Registers a body filter (compression), run after the head hooks. */
+  onBody(filter: BodyFilter): void;
 
   /** Over TLS: whether the client presented a certificate the site's CA verified. */
   readonly clientVerified: boolean;
@@ -98,17 +120,6 @@ export type ErrorPages = ReadonlyMap<number, { body: Buffer; type: string }>;
 
 /** What an engine calls with each request; the runtime provides it. */
 export type RequestListener = (ex: Exchange) => void;
-
-/** `sendPrepared` the long way: each field set, then `send`. For engines and cases without a faster path. */
-export function sendFieldsThenBody(
-  ex: Exchange,
-  status: number,
-  fields: FieldBlock,
-  body: PreparedBody | undefined,
-): void {
-  for (let i = 0; i < fields.names.length; i++) ex.setHeader(fields.names[i]!, fields.values[i]!);
-  ex.send(status, body?.bytes);
-}
 
 /** Bodiless statuses (RFC 9110 §6.4.1). */
 export function isBodiless(status: number): boolean {

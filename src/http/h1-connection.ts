@@ -47,11 +47,7 @@ export interface CoarseClock {
 }
 
 /** Why a connection has a deadline, which decides what happens when it passes. */
-const D_NONE = 0;
-const D_HEAD = 1;
-const D_IDLE = 2;
-const D_BODY = 3;
-const D_SEND = 4;
+type DeadlineKind = "none" | "head" | "idle" | "body" | "send";
 
 /**
  * One HTTP/1.1 connection: parses requests from the socket's bytes one at a time (later
@@ -92,13 +88,13 @@ export class H1Connection implements H1Link {
 
   /** The coarse clock's time after which `timeout()` acts; 0 for none. */
   deadline = 0;
-  #deadlineKind = D_NONE;
+  #deadlineKind: DeadlineKind = "none";
 
   constructor(socket: Socket, shared: H1Shared, clock: CoarseClock) {
     this.#clock = clock;
     this.socket = socket;
     this.#shared = shared;
-    this.#setDeadline(D_HEAD, shared.limits.headerTimeout);
+    this.#setDeadline("head", shared.limits.headerTimeout);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("end", () => this.#onEnd());
     socket.on("close", () => this.#onClose());
@@ -129,7 +125,7 @@ export class H1Connection implements H1Link {
       this.#buf = chunk;
       this.#start = 0;
       this.#scan.reset(0);
-      if (this.#deadlineKind === D_IDLE) this.#setDeadline(D_HEAD, this.#shared.limits.headerTimeout);
+      if (this.#deadlineKind === "idle") this.#setDeadline("head", this.#shared.limits.headerTimeout);
     } else {
       // Keep only what is unread: the head scan's positions move with it.
       const rest = buf.length - this.#start;
@@ -271,7 +267,7 @@ export class H1Connection implements H1Link {
       this.#bodyDone = false;
     } else this.#bodyDone = true;
     if (this.#bodyDone) this.#clearDeadline();
-    else this.#setDeadline(D_BODY, limits.requestTimeout);
+    else this.#setDeadline("body", limits.requestTimeout);
 
     const ex = new H1Exchange(this, parsed, routed.target, routed.host, performance.now());
     this.#ex = ex;
@@ -304,7 +300,7 @@ export class H1Connection implements H1Link {
   #wantBody(): void {
     if (!this.#bodyPaused) return;
     this.#bodyPaused = false;
-    this.#setDeadline(D_BODY, this.#shared.limits.requestTimeout);
+    this.#setDeadline("body", this.#shared.limits.requestTimeout);
     this.#setReading(true);
     this.#drive();
   }
@@ -359,7 +355,7 @@ export class H1Connection implements H1Link {
     this.#clearDeadline();
     if (this.#discarding) {
       this.#discarding = false;
-      this.#setDeadline(D_HEAD, this.#shared.limits.headerTimeout);
+      this.#setDeadline("head", this.#shared.limits.headerTimeout);
       this.#again = true;
       return;
     }
@@ -393,7 +389,7 @@ export class H1Connection implements H1Link {
   write(data: Buffer | string): boolean {
     if (this.#closed) return true;
     const ok = typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
-    if (!ok) this.#setDeadline(D_SEND, this.#shared.limits.requestTimeout);
+    if (!ok) this.#setDeadline("send", this.#shared.limits.requestTimeout);
     return ok;
   }
 
@@ -413,7 +409,7 @@ export class H1Connection implements H1Link {
   }
 
   #onDrainEvent(): void {
-    if (this.#deadlineKind === D_SEND) this.#clearDeadline();
+    if (this.#deadlineKind === "send") this.#clearDeadline();
     const waiters = this.#drainWaiters;
     if (!waiters) return;
     this.#drainWaiters = undefined;
@@ -442,11 +438,11 @@ export class H1Connection implements H1Link {
       this.#body = undefined;
       this.#bodyPaused = false;
       this.#discarding = true;
-      this.#setDeadline(D_BODY, this.#shared.limits.requestTimeout);
+      this.#setDeadline("body", this.#shared.limits.requestTimeout);
     } else if (this.#buf === undefined || this.#start >= this.#buf.length) {
       if (this.#inputEnded) return this.#endSoon();
-      this.#setDeadline(D_IDLE, this.#shared.limits.idleTimeout);
-    } else this.#setDeadline(D_HEAD, this.#shared.limits.headerTimeout);
+      this.#setDeadline("idle", this.#shared.limits.idleTimeout);
+    } else this.#setDeadline("head", this.#shared.limits.headerTimeout);
     this.#setReading(true);
     this.#drive();
   }
@@ -494,7 +490,7 @@ export class H1Connection implements H1Link {
   #endSoon(): void {
     this.#last = true;
     this.#clearDeadline();
-    this.#setDeadline(D_SEND, this.#shared.limits.requestTimeout);
+    this.#setDeadline("send", this.#shared.limits.requestTimeout);
     // Once only: ending an ended stream makes Node build an error object every time.
     if (!this.#closed && !this.socket.writableEnded) this.socket.end();
   }
@@ -519,14 +515,14 @@ export class H1Connection implements H1Link {
 
   readonly #clock: CoarseClock;
 
-  #setDeadline(kind: number, ms: number): void {
+  #setDeadline(kind: DeadlineKind, ms: number): void {
     this.#deadlineKind = kind;
     // The clock lags by up to a tick: add one, so a deadline is never early.
     this.deadline = this.#clock.now + ms + this.#clock.tick;
   }
 
   #clearDeadline(): void {
-    this.#deadlineKind = D_NONE;
+    this.#deadlineKind = "none";
     this.deadline = 0;
   }
 
@@ -536,8 +532,8 @@ export class H1Connection implements H1Link {
     this.#clearDeadline();
     if (this.#closed || this.#released) return;
     const partial = this.#buf !== undefined && this.#start < this.#buf.length;
-    if (kind === D_HEAD && partial && this.#ex === undefined) return this.#refuse(408, "head timeout");
-    if (kind === D_BODY && this.#ex !== undefined && !this.#ex.answered) {
+    if (kind === "head" && partial && this.#ex === undefined) return this.#refuse(408, "head timeout");
+    if (kind === "body" && this.#ex !== undefined && !this.#ex.answered) {
       this.#failBody(new WharfError("WHARF_ERR_TIMEOUT"));
       return;
     }

@@ -7,6 +7,7 @@ import type { RequestListener } from "./exchange.ts";
 import { type CoarseClock, H1Connection, type H1Shared } from "./h1-connection.ts";
 import type { H2Sessions } from "./h2-sessions.ts";
 import type { HttpLimits } from "./limits.ts";
+import { sniff } from "./sniff.ts";
 
 /**
  * The connections of one listener and the one timer that enforces their deadlines: a
@@ -102,22 +103,21 @@ export function createWharfEngine(
       return;
     }
     // The first bytes decide: the preface (or as much of it as came) means HTTP/2.
-    let seen: Buffer = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const isPreface = (seen: Buffer) => {
       const n = Math.min(seen.length, PREFACE.length);
-      const isPreface = seen.compare(PREFACE, 0, n, 0, n) === 0;
-      if (isPreface && seen.length < PREFACE.length) return;
-      socket.off("data", onData);
-      socket.pause();
-      socket.unshift(seen);
-      if (isPreface) h2.accept(socket);
-      else {
-        conns.add(socket);
-        socket.resume();
-      }
+      return seen.compare(PREFACE, 0, n, 0, n) === 0;
     };
-    socket.on("data", onData);
+    sniff(
+      socket,
+      (seen) => !isPreface(seen) || seen.length >= PREFACE.length,
+      (seen) => {
+        if (isPreface(seen)) h2.accept(socket);
+        else {
+          conns.add(socket);
+          socket.resume();
+        }
+      },
+    );
   });
   server.on("close", () => conns.close());
   const applyLimits = () => {

@@ -1,14 +1,14 @@
 import type { Duplex, Readable } from "node:stream";
 import { STATUS_TEXT, WharfError } from "../core/errors.ts";
-import type { ErrorPages, Exchange } from "./exchange.ts";
-import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
-import { ExchangeHeads } from "./exchange-base.ts";
-import type { FieldBlock, PreparedBody } from "./field-block.ts";
+import { pump } from "../core/pump.ts";
+import type { Exchange } from "./exchange.ts";
+import { isBodiless } from "./exchange.ts";
+import { BaseExchange } from "./exchange-base.ts";
+import type { FieldBlock } from "./field-block.ts";
 import { emptyBody } from "./h1-body.ts";
 import type { RequestHead } from "./h1-parse.ts";
 import { dateLine } from "./http-date.ts";
-import { nextRequestId } from "./request-id.ts";
-import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
+import { sendableTrailers, type Trailers } from "./trailers.ts";
 
 /** What an exchange needs from its connection. */
 export interface H1Link {
@@ -53,38 +53,20 @@ function statusLine(status: number): string {
 const COALESCE = 16 * 1024;
 
 /** The Exchange of wharf's own HTTP/1.1 engine: the head was parsed, the response goes to the socket. */
-export class H1Exchange extends ExchangeHeads implements Exchange {
-  readonly method: string;
-  readonly target: string;
-  readonly rawPath: string;
-  readonly query: string;
-  readonly host: string;
+export class H1Exchange extends BaseExchange implements Exchange {
   readonly httpVersion: string;
-  readonly startedAt: number;
-  path = "/";
-  errorPages: ErrorPages | undefined = undefined;
-  answered = false;
-  bytesSent = 0;
   readonly #link: H1Link;
   readonly #head: RequestHead;
   #done: ((ex: Exchange) => void)[] | undefined;
   #over = false;
-  #id: string | undefined;
   #remoteAddress: string | undefined;
   #remotePort = 0;
 
   constructor(link: H1Link, head: RequestHead, target: string, host: string, startedAt: number) {
-    super();
+    super(head.method, target, host, startedAt);
     this.#link = link;
     this.#head = head;
-    this.method = head.method;
-    this.target = target;
-    const q = target.indexOf("?");
-    this.rawPath = q === -1 ? target : target.slice(0, q);
-    this.query = q === -1 ? "" : target.slice(q);
-    this.host = host;
     this.httpVersion = head.minor === 1 ? "1.1" : "1.0";
-    this.startedAt = startedAt;
   }
 
   get scheme(): "http" | "https" {
@@ -100,10 +82,6 @@ export class H1Exchange extends ExchangeHeads implements Exchange {
   get remotePort(): number {
     if (this.#remoteAddress === undefined) void this.remoteAddress;
     return this.#remotePort;
-  }
-  get id(): string {
-    this.#id ??= nextRequestId();
-    return this.#id;
   }
   get clientVerified(): boolean {
     return this.#link.clientVerified;
@@ -134,7 +112,7 @@ export class H1Exchange extends ExchangeHeads implements Exchange {
     return this.#head.upgrade && !this.answered;
   }
   takeOver(): { socket: Duplex; head: Buffer } {
-    if (!this.upgradeable) throw new Error("this exchange cannot be taken over");
+    if (!this.upgradeable) throw new WharfError("WHARF_ERR_INTERNAL", "this exchange cannot be taken over");
     this.answered = true;
     const taken = this.#link.release();
     // The exchange is over when the tunnel closes (for the access log).
@@ -172,8 +150,6 @@ export class H1Exchange extends ExchangeHeads implements Exchange {
    * undefined means unknown: chunked on HTTP/1.1, else the connection's close ends the body.
    */
   #headFor(status: number, length: number | undefined, prepared = ""): { head: string; chunked: boolean } {
-    this.answered = true;
-    status = this.settle(status);
     let head = statusLine(status) + this.out.toHead() + prepared + dateLine();
     let chunked = false;
     if (!isBodiless(status)) {
@@ -189,33 +165,20 @@ export class H1Exchange extends ExchangeHeads implements Exchange {
     return { head, chunked };
   }
 
-  #withBody(): boolean {
-    return !isBodiless(this.status) && this.method !== "HEAD";
-  }
-
-  send(status: number, body?: Buffer | string): void {
-    if (this.answered) return;
-    const buf = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
-    const { head } = this.#headFor(status, buf ? buf.length : isBodiless(status) ? undefined : 0);
-    if (buf !== undefined && buf.length > 0 && this.#withBody()) {
-      this.bytesSent = buf.length;
-      this.#writeWithBody(head, buf);
-    } else this.#link.write(head);
-    this.#finish();
-  }
-
-  sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void {
-    if (this.answered) return;
-    // Filters run on the head, and fields set elsewhere would be duplicated: the long way then.
-    if (this.hooked || this.out.clashes(fields.keys)) return sendFieldsThenBody(this, status, fields, body);
-    const size = body === undefined ? (isBodiless(status) ? undefined : 0) : body.bytes.length;
-    const { head } = this.#headFor(status, size, fields.h1);
-    if (body !== undefined && body.bytes.length > 0 && this.#withBody()) {
-      this.bytesSent = body.bytes.length;
+  protected writeWhole(
+    status: number,
+    length: number | undefined,
+    body: Buffer | undefined,
+    prepared?: FieldBlock,
+    latin1?: string,
+  ): void {
+    const { head } = this.#headFor(status, length, prepared?.h1);
+    if (body !== undefined) {
+      this.bytesSent = body.length;
       // A body kept as a string goes out with its head in one string write: no buffer to
       // allocate or copy (the socket writes a flat one-byte string straight from memory).
-      if (body.latin1 !== undefined) this.#link.write(head + body.latin1);
-      else this.#writeWithBody(head, body.bytes);
+      if (latin1 !== undefined) this.#link.write(head + latin1);
+      else this.#writeWithBody(head, body);
     } else this.#link.write(head);
     this.#finish();
   }
@@ -233,22 +196,17 @@ export class H1Exchange extends ExchangeHeads implements Exchange {
     }
   }
 
-  stream(status: number, body: Readable, length?: number, trailers?: Trailers): void {
-    if (this.answered) {
-      body.destroy();
-      return;
-    }
-    // Trailers go after the last chunk: announced when the body will be chunked.
-    const names =
-      trailers && length === undefined && this.#head.minor === 1 ? announcedTrailers(trailers) : [];
-    if (names.length > 0) this.out.set("Trailer", names.join(", "));
+  protected canTrail(length: number | undefined): boolean {
+    return length === undefined && this.#head.minor === 1;
+  }
+
+  protected writeStream(
+    status: number,
+    body: Readable,
+    length: number | undefined,
+    trailers: Trailers | undefined,
+  ): void {
     const { head, chunked } = this.#headFor(status, length);
-    if (!this.#withBody()) {
-      this.#link.write(head);
-      body.destroy();
-      this.#finish();
-      return;
-    }
     const link = this.#link;
     // The head waits for the first bytes of the body (a small proxied response then leaves
     // in one write), but not past this turn of the event loop (a slow stream still gets
@@ -271,50 +229,44 @@ export class H1Exchange extends ExchangeHeads implements Exchange {
     this.onDone(() => {
       if (stop()) body.destroy();
     });
-    const resume = () => body.resume();
-    body.on("data", (chunk: Buffer) => {
-      if (stopped) return;
-      const n = chunk.length;
-      if (n === 0) return;
-      this.bytesSent += n;
-      if (length !== undefined && this.bytesSent > length) {
-        // More than announced: what was sent is a lie; cut the connection.
-        stop();
-        body.destroy();
-        link.abort();
-        return;
-      }
-      let ok: boolean;
-      if (chunked) {
-        link.write(`${n.toString(16)}\r\n`);
-        link.write(chunk);
-        ok = link.write("\r\n");
-      } else ok = link.write(chunk);
-      uncork();
-      if (!ok) {
-        body.pause();
-        link.onDrain(resume);
-      }
-    });
-    body.once("end", () => {
-      if (!stop()) return;
-      if (length !== undefined && this.bytesSent !== length) {
+    const sink = {
+      write: (chunk: Buffer): boolean => {
+        const n = chunk.length;
+        if (stopped || n === 0) return true;
+        this.bytesSent += n;
+        if (length !== undefined && this.bytesSent > length) {
+          // More than announced: what was sent is a lie; cut the connection.
+          stop();
+          body.destroy();
+          link.abort();
+          return true;
+        }
+        let ok: boolean;
+        if (chunked) {
+          link.write(`${n.toString(16)}\r\n`);
+          link.write(chunk);
+          ok = link.write("\r\n");
+        } else ok = link.write(chunk);
+        uncork();
+        return ok;
+      },
+      onDrain: (resume: () => void) => link.onDrain(resume),
+    };
+    pump(body, sink, (err) => {
+      if (!stop()) return uncork();
+      if (err !== undefined || (length !== undefined && this.bytesSent !== length)) {
+        // The head is out: the only honest signal left is to cut the connection.
+        uncork();
         link.abort();
         return;
       }
       if (chunked) {
         let last = "0\r\n";
-        if (names.length > 0 && trailers)
-          for (const [k, v] of sendableTrailers(trailers)) last += `${k}: ${v}\r\n`;
+        if (trailers) for (const [k, v] of sendableTrailers(trailers)) last += `${k}: ${v}\r\n`;
         link.write(`${last}\r\n`);
       }
       uncork();
       this.#finish();
-    });
-    body.once("error", () => {
-      // The head is out: the only honest signal left is to cut the connection.
-      uncork();
-      if (stop()) link.abort();
     });
   }
 

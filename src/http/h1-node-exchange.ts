@@ -1,62 +1,41 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Duplex, Readable } from "node:stream";
-import type { ErrorPages, Exchange } from "./exchange.ts";
-import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
-import { ExchangeHeads, limitBody } from "./exchange-base.ts";
-import type { FieldBlock, PreparedBody } from "./field-block.ts";
-import { nextRequestId } from "./request-id.ts";
-import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
+import { WharfError } from "../core/errors.ts";
+import { pump } from "../core/pump.ts";
+import type { Exchange } from "./exchange.ts";
+import { isBodiless } from "./exchange.ts";
+import { BaseExchange, limitBody } from "./exchange-base.ts";
+import type { FieldBlock } from "./field-block.ts";
+import { sendableTrailers, type Trailers } from "./trailers.ts";
 
 /**
- * The Exchange over node:http. A class rather than closures: one is made per request,
- * and a stable shape keeps that cheap.
+ * The Exchange over node:http (and node:http2's compatibility objects, which answer to
+ * the same calls). A class rather than closures: one is made per request, and a stable
+ * shape keeps that cheap.
  */
-export class NodeExchange extends ExchangeHeads implements Exchange {
-  readonly method: string;
-  readonly target: string;
-  readonly rawPath: string;
-  readonly query: string;
-  readonly host: string;
+export class NodeExchange extends BaseExchange implements Exchange {
   readonly httpVersion: string;
   readonly scheme: "http" | "https";
-  readonly startedAt: number;
   // Read now: the socket is detached from the request once the response is done.
   readonly remoteAddress: string;
   readonly remotePort: number;
-  path = "/";
-  errorPages: ErrorPages | undefined = undefined;
-  answered = false;
-  bytesSent = 0;
   upgradeSocket: { socket: Duplex; head: Buffer } | undefined = undefined;
   maxBodySize = Number.POSITIVE_INFINITY;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  #id: string | undefined;
   #closeAfter: boolean;
 
   constructor(req: IncomingMessage, res: ServerResponse, target: string, host: string, closeAfter: boolean) {
-    super();
+    super(req.method ?? "GET", target, host, performance.now());
     this.req = req;
     this.res = res;
-    this.method = req.method ?? "GET";
-    this.target = target;
-    const q = target.indexOf("?");
-    this.rawPath = q === -1 ? target : target.slice(0, q);
-    this.query = q === -1 ? "" : target.slice(q);
-    this.host = host;
     this.httpVersion = req.httpVersion;
     this.scheme = (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
-    this.startedAt = performance.now();
     const sock = req.socket;
     this.remoteAddress = sock.remoteAddress ?? "";
     this.remotePort = sock.remotePort ?? 0;
     this.#closeAfter = closeAfter;
-  }
-
-  get id(): string {
-    this.#id ??= nextRequestId();
-    return this.#id;
   }
 
   header(name: string): string | undefined {
@@ -91,7 +70,8 @@ export class NodeExchange extends ExchangeHeads implements Exchange {
 
   takeOver(): { socket: Duplex; head: Buffer } {
     const up = this.upgradeSocket;
-    if (!up || this.answered) throw new Error("this exchange cannot be taken over");
+    if (!up || this.answered)
+      throw new WharfError("WHARF_ERR_INTERNAL", "this exchange cannot be taken over");
     this.answered = true;
     this.res.detachSocket(up.socket as import("node:net").Socket);
     up.socket.removeAllListeners("error");
@@ -104,9 +84,8 @@ export class NodeExchange extends ExchangeHeads implements Exchange {
     this.res.once("close", () => cb(this));
   }
 
-  #writeHead(status: number, length: number | undefined): boolean {
-    this.answered = true;
-    status = this.settle(status);
+  /** Writes the head; false when the response is gone already. */
+  #writeHead(status: number, length: number | undefined, prepared?: FieldBlock): boolean {
     const flat: string[] = [];
     const { names, values } = this.out;
     for (let i = 0; i < names.length; i++) {
@@ -114,65 +93,59 @@ export class NodeExchange extends ExchangeHeads implements Exchange {
       if (Array.isArray(value)) for (const v of value) flat.push(names[i]!, v);
       else flat.push(names[i]!, value);
     }
-    const bodiless = isBodiless(status);
-    if (length !== undefined && !bodiless) flat.push("Content-Length", String(length));
+    if (prepared)
+      for (let i = 0; i < prepared.names.length; i++) flat.push(prepared.names[i]!, prepared.values[i]!);
+    if (length !== undefined && !isBodiless(status)) flat.push("Content-Length", String(length));
     if (this.#closeAfter) this.res.shouldKeepAlive = false;
-    const res = this.res;
-    if (res.destroyed) return false;
-    res.writeHead(status, flat);
-    return !bodiless && this.method !== "HEAD";
+    if (this.res.destroyed) return false;
+    this.res.writeHead(status, flat);
+    return true;
   }
 
-  send(status: number, body?: Buffer | string): void {
-    if (this.answered) return;
-    const buf = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
-    const withBody = this.#writeHead(status, buf ? buf.length : isBodiless(status) ? undefined : 0);
-    if (withBody && buf) {
-      this.bytesSent = buf.length;
-      this.res.end(buf);
+  protected writeWhole(
+    status: number,
+    length: number | undefined,
+    body: Buffer | undefined,
+    prepared?: FieldBlock,
+  ): void {
+    if (!this.#writeHead(status, length, prepared)) return;
+    if (body) {
+      this.bytesSent = body.length;
+      this.res.end(body);
     } else this.res.end();
   }
 
-  sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void {
-    sendFieldsThenBody(this, status, fields, body);
+  protected canTrail(length: number | undefined): boolean {
+    // Trailers need chunked framing (HTTP/1.1) or HTTP/2; node:http adds them at the end.
+    return length === undefined && this.httpVersion !== "1.0";
   }
 
-  stream(status: number, body: Readable, length?: number, trailers?: Trailers): void {
-    if (this.answered) {
-      body.destroy();
-      return;
-    }
-    // Trailers need chunked framing (HTTP/1.1) or HTTP/2; node:http adds them at the end.
-    const names =
-      trailers && length === undefined && this.httpVersion !== "1.0" ? announcedTrailers(trailers) : [];
-    if (names.length > 0) this.setHeader("Trailer", names.join(", "));
-    const withBody = this.#writeHead(status, length);
+  protected writeStream(
+    status: number,
+    body: Readable,
+    length: number | undefined,
+    trailers: Trailers | undefined,
+  ): void {
+    this.#writeHead(status, length);
     const res = this.res;
-    if (!withBody) {
-      body.destroy();
-      res.end();
-      return;
-    }
     const onClose = () => body.destroy();
     res.once("close", onClose);
-    body.on("data", (chunk: Buffer) => {
-      this.bytesSent += chunk.length;
-      if (!res.write(chunk)) {
-        body.pause();
-        res.once("drain", () => body.resume());
-      }
-    });
-    body.once("end", () => {
+    const sink = {
+      write: (chunk: Buffer) => {
+        this.bytesSent += chunk.length;
+        return res.write(chunk);
+      },
+      onDrain: (resume: () => void) => res.once("drain", resume),
+    };
+    pump(body, sink, (err) => {
+      // Headers are out: the only honest signal left for an error is to cut the connection.
+      if (err) return void res.destroy();
       res.off("close", onClose);
-      if (names.length > 0 && trailers) {
+      if (trailers) {
         const t = sendableTrailers(trailers);
         if (t.length > 0) res.addTrailers(Object.fromEntries(t));
       }
       res.end();
-    });
-    body.once("error", () => {
-      // Headers are out: the only honest signal left is to cut the connection.
-      res.destroy();
     });
   }
 }

@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { Duplex, Readable } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import type { ErrorPages, Exchange } from "./exchange.ts";
-import { isBodiless, sendFieldsThenBody } from "./exchange.ts";
-import { ExchangeHeads, limitBody } from "./exchange-base.ts";
-import type { FieldBlock, PreparedBody } from "./field-block.ts";
-import { nextRequestId } from "./request-id.ts";
-import { announcedTrailers, sendableTrailers, type Trailers } from "./trailers.ts";
+import { WharfError } from "../core/errors.ts";
+import { pump } from "../core/pump.ts";
+import type { Exchange } from "./exchange.ts";
+import { isBodiless } from "./exchange.ts";
+import { BaseExchange, limitBody } from "./exchange-base.ts";
+import type { FieldBlock } from "./field-block.ts";
+import { sendableTrailers, type Trailers } from "./trailers.ts";
 
 /** Fields that mean something only to one HTTP/1.1 connection; HTTP/2 forbids them (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set([
@@ -21,60 +22,36 @@ const CONNECTION_SPECIFIC = new Set([
  * The Exchange over an HTTP/2 stream (node:http2's stream API, without its compatibility
  * objects): the request came as a HEADERS frame, the response goes with `respond`.
  */
-export class H2Exchange extends ExchangeHeads implements Exchange {
-  readonly method: string;
-  readonly target: string;
-  readonly rawPath: string;
-  readonly query: string;
-  readonly host: string;
+export class H2Exchange extends BaseExchange implements Exchange {
   readonly httpVersion = "2.0";
   readonly scheme: "http" | "https";
-  readonly startedAt: number;
-  path = "/";
-  errorPages: ErrorPages | undefined = undefined;
-  answered = false;
-  bytesSent = 0;
   readonly upgradeable = false;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
   readonly #stream: ServerHttp2Stream;
   readonly #headers: IncomingHttpHeaders;
   readonly #raw: string[];
   readonly #maxBody: number;
-  #id: string | undefined;
 
   constructor(
     stream: ServerHttp2Stream,
     headers: IncomingHttpHeaders,
     raw: string[],
     routed: { target: string; host: string },
-    scheme: "http" | "https",
+    peer: H2Peer,
     startedAt: number,
     maxBody: number,
   ) {
-    super();
+    super((headers[":method"] as string | undefined) ?? "GET", routed.target, routed.host, startedAt);
     this.#stream = stream;
     this.#headers = headers;
     this.#raw = raw;
     this.#maxBody = maxBody;
-    this.method = (headers[":method"] as string | undefined) ?? "GET";
-    this.target = routed.target;
-    const q = routed.target.indexOf("?");
-    this.rawPath = q === -1 ? routed.target : routed.target.slice(0, q);
-    this.query = q === -1 ? "" : routed.target.slice(q);
-    this.host = routed.host;
-    this.scheme = scheme;
-    this.startedAt = startedAt;
+    this.scheme = peer.scheme;
+    this.remoteAddress = peer.address;
+    this.remotePort = peer.port;
   }
 
-  get id(): string {
-    this.#id ??= nextRequestId();
-    return this.#id;
-  }
-  get remoteAddress(): string {
-    return this.#stream.session?.socket?.remoteAddress ?? "";
-  }
-  get remotePort(): number {
-    return this.#stream.session?.socket?.remotePort ?? 0;
-  }
   get hasBody(): boolean {
     return !this.#stream.endAfterHeaders;
   }
@@ -93,7 +70,7 @@ export class H2Exchange extends ExchangeHeads implements Exchange {
     return limitBody(this.#stream, this.#headers["content-length"] !== undefined, this.#maxBody);
   }
   takeOver(): { socket: Duplex; head: Buffer } {
-    throw new Error("an HTTP/2 stream cannot be taken over");
+    throw new WharfError("WHARF_ERR_INTERNAL", "an HTTP/2 stream cannot be taken over");
   }
   closeConnection(): void {
     // Only this stream ends; the connection carries the others on.
@@ -106,8 +83,7 @@ export class H2Exchange extends ExchangeHeads implements Exchange {
 
   /** The response head as node:http2 takes it, without connection-specific fields. */
   #head(status: number, length: number | undefined, prepared?: FieldBlock): OutgoingHttpHeaders {
-    this.answered = true;
-    const head: OutgoingHttpHeaders = { ":status": this.settle(status) };
+    const head: OutgoingHttpHeaders = { ":status": status };
     const { keys, values } = this.out;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
@@ -118,37 +94,20 @@ export class H2Exchange extends ExchangeHeads implements Exchange {
       const names = prepared.lowerNames;
       for (let i = 0; i < names.length; i++) head[names[i]!] = prepared.values[i];
     }
-    if (length !== undefined && !isBodiless(this.status)) head["content-length"] = length;
+    if (length !== undefined && !isBodiless(status)) head["content-length"] = length;
     return head;
   }
 
-  #withBody(): boolean {
-    return !isBodiless(this.status) && this.method !== "HEAD";
-  }
-
-  send(status: number, body?: Buffer | string): void {
-    if (this.answered || this.#stream.destroyed) return;
-    const buf = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
-    const head = this.#head(status, buf ? buf.length : isBodiless(status) ? undefined : 0);
-    const withBody = buf !== undefined && buf.length > 0 && this.#withBody();
-    this.#respond(head, withBody ? buf : undefined);
-  }
-
-  sendPrepared(status: number, fields: FieldBlock, body: PreparedBody | undefined): void {
-    if (this.answered || this.#stream.destroyed) return;
-    if (this.hooked || this.out.clashes(fields.keys)) return sendFieldsThenBody(this, status, fields, body);
-    const size = body === undefined ? (isBodiless(status) ? undefined : 0) : body.bytes.length;
-    const head = this.#head(status, size, fields);
-    this.#respond(
-      head,
-      body !== undefined && body.bytes.length > 0 && this.#withBody() ? body.bytes : undefined,
-    );
-  }
-
-  #respond(head: OutgoingHttpHeaders, body: Buffer | undefined): void {
+  protected writeWhole(
+    status: number,
+    length: number | undefined,
+    body: Buffer | undefined,
+    prepared?: FieldBlock,
+  ): void {
     const stream = this.#stream;
+    if (stream.destroyed) return;
     try {
-      stream.respond(head, { endStream: body === undefined });
+      stream.respond(this.#head(status, length, prepared), { endStream: body === undefined });
     } catch {
       // The stream was reset or the session went away between the checks and now.
       stream.destroy();
@@ -160,46 +119,52 @@ export class H2Exchange extends ExchangeHeads implements Exchange {
     }
   }
 
-  stream(status: number, body: Readable, length?: number, trailers?: Trailers): void {
-    if (this.answered || this.#stream.destroyed) {
-      body.destroy();
-      return;
-    }
-    const names = trailers ? announcedTrailers(trailers) : [];
-    if (names.length > 0) this.out.set("trailer", names.join(", "));
-    const head = this.#head(status, length);
-    if (!this.#withBody()) {
-      body.destroy();
-      this.#respond(head, undefined);
-      return;
-    }
+  protected canTrail(): boolean {
+    return true;
+  }
+
+  protected writeStream(
+    status: number,
+    body: Readable,
+    length: number | undefined,
+    trailers: Trailers | undefined,
+  ): void {
     const stream = this.#stream;
+    if (stream.destroyed) {
+      body.destroy();
+      return;
+    }
     try {
-      stream.respond(head, { waitForTrailers: names.length > 0 });
+      stream.respond(this.#head(status, length), { waitForTrailers: trailers !== undefined });
     } catch {
       body.destroy();
       stream.destroy();
       return;
     }
-    if (names.length > 0 && trailers) {
+    if (trailers) {
       // After the last DATA frame: the trailers end the stream (an empty set is allowed).
       stream.once("wantTrailers", () => stream.sendTrailers(Object.fromEntries(sendableTrailers(trailers))));
     }
     stream.once("close", () => body.destroy());
-    body.on("data", (chunk: Buffer) => {
-      this.bytesSent += chunk.length;
-      if (!stream.write(chunk)) {
-        body.pause();
-        stream.once("drain", () => body.resume());
-      }
-    });
-    body.once("end", () => {
-      if (length !== undefined && this.bytesSent !== length) stream.close(0x2 /* INTERNAL_ERROR */);
+    const sink = {
+      write: (chunk: Buffer) => {
+        this.bytesSent += chunk.length;
+        return stream.write(chunk);
+      },
+      onDrain: (resume: () => void) => stream.once("drain", resume),
+    };
+    pump(body, sink, (err) => {
+      // An error, or fewer bytes than announced, with the head out: RST_STREAM says so.
+      if (err !== undefined || (length !== undefined && this.bytesSent !== length))
+        stream.close(0x2 /* INTERNAL_ERROR */);
       else stream.end();
     });
-    body.once("error", () => {
-      // The head is out: resetting the stream is the honest signal (RST_STREAM).
-      stream.close(0x2 /* INTERNAL_ERROR */);
-    });
   }
+}
+
+/** Who is at the other end of an HTTP/2 session, read once per connection. */
+export interface H2Peer {
+  scheme: "http" | "https";
+  address: string;
+  port: number;
 }

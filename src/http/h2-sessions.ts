@@ -8,57 +8,37 @@ import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import type { Logger } from "../core/logger.ts";
 import type { RequestListener } from "./exchange.ts";
-import { H2Exchange } from "./h2-exchange.ts";
+import { H2Exchange, type H2Peer } from "./h2-exchange.ts";
+import { H2Tracker, h2ServerOptions } from "./h2-tracker.ts";
 import type { HttpLimits } from "./limits.ts";
 import { routeTarget } from "./target.ts";
-
-/** Streams a client may have open at once on one connection. */
-const MAX_STREAMS = 128;
 
 /**
  * HTTP/2 on connections handed over by a listener (TLS with ALPN h2, or cleartext with
  * the prior-knowledge preface): node:http2 frames, flow control and HPACK, wharf's
- * Exchange per stream. Limits on concurrent streams and the header list; a client that
- * resets streams faster than it may (rapid reset, CVE-2023-44487) is cut off.
+ * Exchange per stream, with the limits of {@link h2ServerOptions}.
  */
 export class H2Sessions {
   readonly #server;
-  readonly #sessions = new Set<Http2Session>();
-  readonly #open = new Map<Http2Session, number>();
+  readonly #tracker = new H2Tracker();
+  readonly #peers = new WeakMap<Http2Session, H2Peer>();
   readonly #limits: HttpLimits;
-  #draining = false;
 
   constructor(limits: HttpLimits, onRequest: RequestListener, log: Logger, scheme: "http" | "https") {
     this.#limits = limits;
-    const headerList = limits.maxUriLength + limits.maxHeaderSize + 1024;
-    this.#server = createServer({
-      settings: { maxConcurrentStreams: MAX_STREAMS, maxHeaderListSize: headerList },
-      maxHeaderListPairs: 256,
-      streamResetBurst: 1000,
-      streamResetRate: 33,
-    } as Parameters<typeof createServer>[0]);
+    this.#server = createServer(h2ServerOptions(limits) as Parameters<typeof createServer>[0]);
     this.#server.setTimeout(limits.idleTimeout);
     this.#server.on("session", (s: Http2Session) => {
-      this.#sessions.add(s);
-      this.#open.set(s, 0);
-      s.once("close", () => {
-        this.#sessions.delete(s);
-        this.#open.delete(s);
-      });
+      // The peer is read now: a session's socket is gone by the time a late log line asks.
+      const socket = s.socket;
+      this.#peers.set(s, { scheme, address: socket?.remoteAddress ?? "", port: socket?.remotePort ?? 0 });
+      this.#tracker.session(s);
       s.on("error", (err: Error) => log.debug("http2 session error", { err: err.message }));
-      if (this.#draining) s.close();
     });
     this.#server.on(
       "stream",
       (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
-        const s = stream.session;
-        if (s) {
-          this.#open.set(s, (this.#open.get(s) ?? 0) + 1);
-          stream.once("close", () => {
-            this.#open.set(s, (this.#open.get(s) ?? 1) - 1);
-            this.#closeIfIdle(s);
-          });
-        }
+        this.#tracker.stream(stream);
         stream.on("error", () => {});
         const refused = this.#admit(stream, headers, raw);
         if (refused !== undefined) return;
@@ -68,15 +48,8 @@ export class H2Sessions {
           (headers[":authority"] as string | undefined) ?? headers.host ?? "",
         );
         if (typeof routed === "number") return void respondStatus(stream, routed);
-        const ex = new H2Exchange(
-          stream,
-          headers,
-          raw,
-          routed,
-          scheme,
-          performance.now(),
-          limits.maxBodySize,
-        );
+        const peer = (stream.session && this.#peers.get(stream.session)) ?? { scheme, address: "", port: 0 };
+        const ex = new H2Exchange(stream, headers, raw, routed, peer, performance.now(), limits.maxBodySize);
         try {
           onRequest(ex);
         } catch (err) {
@@ -107,21 +80,13 @@ export class H2Sessions {
     this.#server.emit("connection", socket);
   }
 
-  #closeIfIdle(s: Http2Session): void {
-    if (this.#draining && (this.#open.get(s) ?? 0) === 0 && !s.destroyed) s.destroy();
-  }
-
   /** GOAWAY to every client: streams in flight finish, then each session closes. */
   drain(): void {
-    this.#draining = true;
-    for (const s of this.#sessions) {
-      s.close();
-      this.#closeIfIdle(s);
-    }
+    this.#tracker.drain();
   }
 
   destroyAll(): void {
-    for (const s of this.#sessions) s.destroy();
+    this.#tracker.destroyAll();
   }
 
   applyLimits(): void {

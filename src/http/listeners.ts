@@ -1,4 +1,5 @@
 import type { Server } from "node:net";
+import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Engine } from "./engine.ts";
 import type { RequestListener } from "./exchange.ts";
@@ -6,7 +7,7 @@ import { createWharfEngine } from "./h1-engine.ts";
 import type { HttpLimits } from "./limits.ts";
 import type { TlsSelection } from "./tls-policy.ts";
 
-interface Slot {
+interface AddressSlot {
   engines: Engine[];
   handler: RequestListener;
   limits: HttpLimits;
@@ -44,7 +45,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
  * at the new config's handler instead of closing and re-binding it.
  */
 export class ListenerPool {
-  readonly #slots = new Map<string, Slot>();
+  readonly #slots = new Map<string, AddressSlot>();
   readonly #log: Logger;
   /** The HTTP/1.1 engine for addresses opened from now on. */
   engine: "wharf" | "node" = "wharf";
@@ -73,7 +74,7 @@ export class ListenerPool {
     tls?: TlsSelection,
   ): Promise<void> {
     if (this.#slots.has(address)) return;
-    const slot: Slot = {
+    const slot: AddressSlot = {
       engines: [],
       handler: () => {},
       limits: { ...limits },
@@ -104,7 +105,7 @@ export class ListenerPool {
    * An engine for one listening socket. Only what an address needs is loaded (node:http,
    * node:http2 and node:tls each cost start-up time): plain HTTP/1.1 on wharf's engine needs none.
    */
-  async #engine(slot: Slot, onRequest: RequestListener): Promise<Engine> {
+  async #engine(slot: AddressSlot, onRequest: RequestListener): Promise<Engine> {
     if (slot.tls) {
       if (this.engine === "node")
         return (await import("./tls-engine.ts")).createTlsEngine(slot.limits, slot.tls, onRequest, this.#log);
@@ -126,7 +127,7 @@ export class ListenerPool {
   /** Points an open address at a handler; later requests go there, in-flight ones finish where they are. */
   route(address: string, handler: RequestListener, limits: HttpLimits, tls?: TlsSelection): void {
     const slot = this.#slots.get(address);
-    if (!slot) throw new Error(`not listening on ${address}`);
+    if (!slot) throw new WharfError("WHARF_ERR_INTERNAL", `not listening on ${address}`);
     slot.handler = handler;
     if (slot.tls && tls && slot.tls.current !== tls) {
       slot.tls.current = tls;

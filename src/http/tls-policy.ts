@@ -1,6 +1,6 @@
 import { constants } from "node:crypto";
 import type { SecureContext, SecureContextOptions, TlsOptions } from "node:tls";
-import type { AlpnChallenges } from "./tls-front.ts";
+import type { HelloDivert } from "./tls-front.ts";
 
 /**
  * Mozilla's "intermediate" TLS 1.2 cipher suites (TLS 1.3 suites are OpenSSL's defaults),
@@ -59,8 +59,8 @@ export interface TlsSelection {
   ticketKeys: Buffer;
   /** Ask clients for certificates (some site on this address wants mutual TLS). */
   requestCert: boolean;
-  /** TLS-ALPN-01 answers pending for this address's names (ACME), if it has any. */
-  alpnChallenges?: AlpnChallenges | undefined;
+  /** Connections taken away by their ClientHello (TLS-ALPN-01 validations, for ACME sites). */
+  helloDivert?: HelloDivert | undefined;
   /** OCSP stapling: answers a client's status_request for the certificate being served. */
   ocsp?: OcspHandler | undefined;
   /** For on-demand TLS: a certificate for a name no site names, obtained when first asked. */

@@ -37,7 +37,7 @@ export function createWharfTlsEngine(
   tls.on("tlsClientError", (err: NodeJS.ErrnoException) =>
     log.debug("tls handshake failed", { code: err.code }),
   );
-  const front = tlsFront(tls, () => selection.current.alpnChallenges, log);
+  const front = tlsFront(tls, () => selection.current.helloDivert);
   const applyLimits = () => {
     front.maxConnections = limits.maxConnections;
     h1.restartSweeper();

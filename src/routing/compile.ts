@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { RouteConfig, SiteConfig } from "../config/types.ts";
+import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { type Handle, type HandlerInstance, handlerFactory, type Next } from "../handlers/index.ts";
 import { mimeFor } from "../handlers/static/mime.ts";
@@ -71,7 +72,13 @@ function compileRoute(
       instances.push(inst);
       return inst.handle;
     } catch (err) {
-      throw new Error(`routes[${index}].handle[${j}] (${name}): ${(err as Error).message}`, { cause: err });
+      throw new WharfError(
+        "WHARF_ERR_CONFIG",
+        `routes[${index}].handle[${j}] (${name}): ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   });
   const run = (ex: Exchange, after: Next, i: number): void | Promise<void> =>

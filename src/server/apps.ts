@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { WharfConfig } from "../config/types.ts";
+import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { ProxyConfig } from "../handlers/proxy/schema.ts";
 
@@ -124,7 +125,10 @@ export class AppSupervisor {
     while (!(await canConnect(app))) {
       if (Date.now() > deadline || app.stopping) {
         await this.#stop(app);
-        throw new Error(`app did not accept connections within ${cfg.start_timeout} ms: ${command}`);
+        throw new WharfError(
+          "WHARF_ERR_APP_START",
+          `app did not accept connections within ${cfg.start_timeout} ms: ${command}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -10,21 +10,21 @@ export interface PrimaryOptions {
   config: WharfConfig;
   workers: number;
   /** Worker 1, forked before the config was ready ({@link preforkWorker}). */
-  prefork?: Prefork;
+  prefork?: Prefork | undefined;
   log: Logger;
   /** Loads the config again for a reload (SIGHUP); absent when there is no file to re-read. */
-  reload?: () => Promise<WharfConfig>;
+  reload?: (() => Promise<WharfConfig>) | undefined;
   /** Runs once every worker has exited on shutdown (stops supervised apps). */
   afterStop?: () => Promise<void>;
   /** Told why the server could not start (the CLI prints it as one line). */
   onFatal?: (message: string) => void;
-  /** Called once every worker listens, with the means to reach the workers later. */
-  onListening?: (control: PrimaryControl) => void;
+  /** Called once every worker listens. */
+  onListening?: () => void;
   /** A worker met a name in a handshake that an on-demand site may get a certificate for. */
   onCertRequest?: (name: string) => void;
 }
 
-/** What other primary-side parts (ACME) may do with the workers. */
+/** What other primary-side parts (certificates, apps) may do with the workers. */
 export interface PrimaryControl {
   /** Hands the workers a new config (as a reload does). */
   push(config: WharfConfig): void;
@@ -58,7 +58,11 @@ function setupWorkers(): void {
 
 function forkWorker(id: number, ticketKeys: string): Worker {
   setupWorkers();
-  return cluster.fork({ WHARF_WORKER_ID: String(id), WHARF_TICKET_KEYS: ticketKeys });
+  const w = cluster.fork({ WHARF_WORKER_ID: String(id), WHARF_TICKET_KEYS: ticketKeys });
+  // A worker that dies while a message is on its way makes `send` fail with EPIPE; its exit
+  // is handled where it is watched, and the error must not take the primary down.
+  w.on("error", () => {});
+  return w;
 }
 
 export function preforkWorker(): Prefork {
@@ -75,198 +79,233 @@ export function abandonPrefork(prefork: Prefork | undefined): void {
   if (prefork && !prefork.worker.isDead()) prefork.worker.process.kill("SIGKILL");
 }
 
+/** A config handed to the workers, and who has not answered it yet. */
+interface Pending {
+  left: Set<Worker>;
+  failed: string[];
+  done: (failed: string[]) => void;
+}
+
 /**
  * The primary process: forks the workers, hands them the config, replaces any that die,
- * reloads on SIGHUP and drains on SIGTERM/SIGINT. Resolves with the exit code.
+ * reloads on SIGHUP and drains on SIGTERM/SIGINT. {@link Primary.run} resolves with the
+ * exit code.
  *
  * Worker 1 starts alone; the others are forked once it listens. On a small machine the
  * first response then does not wait for several Node processes starting at once, and a
  * worker that adds its SO_REUSEPORT listener later takes its share of new connections.
  */
-export function runPrimary(opts: PrimaryOptions): Promise<number> {
-  const { log } = opts;
-  let config = opts.config;
-  let seq = 1;
-  let shuttingDown = false;
-  let started = false;
-  const startedAt = new Map<Worker, number>();
-  // Challenge answers every worker must have, including ones started later.
-  const sticky = new Map<string, ChallengeMessage>();
-  const ids = new Map<Worker, number>();
-  const pending = new Map<number, { left: Set<Worker>; failed: string[]; done: () => void }>();
-  let restartDelay = 100;
+export class Primary implements PrimaryControl {
+  readonly #opts: PrimaryOptions;
+  readonly #log: Logger;
+  #config: WharfConfig;
+  #seq = 1;
+  #shuttingDown = false;
+  #started = false;
+  #exitCode = 0;
+  #restartDelay = 100;
+  #killTimer: NodeJS.Timeout | undefined;
+  #resolveExit: (code: number) => void = () => {};
+  readonly #ids = new Map<Worker, number>();
+  readonly #startedAt = new Map<Worker, number>();
+  readonly #pending = new Map<number, Pending>();
+  /** Challenge answers every worker must have, including ones started later. */
+  readonly #sticky = new Map<string, ChallengeMessage>();
+  readonly #startupAddresses: string[] = [];
+  /** Session-ticket keys shared by all workers, so TLS resumption works across them. */
+  #ticketKeys: string;
+  /** Worker restarts since start (replacements of workers that died). */
+  restarts = 0;
 
-  // Session-ticket keys shared by all workers, so TLS resumption works across them.
-  let ticketKeys = opts.prefork?.ticketKeys ?? randomBytes(48).toString("hex");
+  constructor(opts: PrimaryOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#config = opts.config;
+    this.#ticketKeys = opts.prefork?.ticketKeys ?? randomBytes(48).toString("hex");
+  }
 
-  return new Promise((resolveExit) => {
-    const send = (w: Worker, msg: ToWorker) => {
-      if (w.isConnected()) w.send(msg);
-    };
-
-    // A worker gets its config once it says `up` (its message handler is in place).
-    const deliver = (w: Worker) => {
-      send(w, { type: "config", seq, config });
-      for (const msg of sticky.values()) send(w, msg);
-    };
-    const adopt = (w: Worker, id: number) => {
-      ids.set(w, id);
-      startedAt.set(w, Date.now());
-      w.on("message", (msg: ToPrimary) => onMessage(w, msg));
-      w.on("exit", (code, signal) => onExit(w, code, signal));
-    };
-    const spawn = (id: number) => adopt(forkWorker(id, ticketKeys), id);
-
-    const onMessage = (w: Worker, msg: ToPrimary) => {
-      if (msg.type === "up") {
-        deliver(w);
-        return;
+  /** Starts the workers and serves until stopped; resolves with the exit code. */
+  run(): Promise<number> {
+    return new Promise((resolve) => {
+      this.#resolveExit = resolve;
+      process.on("SIGHUP", () => void this.reload());
+      process.on("SIGTERM", () => void this.shutdown(0));
+      process.on("SIGINT", () => void this.shutdown(0));
+      // New session-ticket keys now and then: a stolen key then only opens recent sessions.
+      setInterval(() => this.#rotateTicketKeys(), this.#config.server.ticket_key_rotation).unref();
+      const first = this.#opts.prefork?.worker;
+      if (first === undefined || first.isDead()) this.#spawn(1);
+      else {
+        this.#adopt(first, 1);
+        if (this.#opts.prefork?.up) this.#deliver(first);
       }
-      if (msg.type === "cert-request") {
-        opts.onCertRequest?.(msg.name);
-        return;
-      }
-      const p = pending.get(msg.seq);
-      if (msg.type === "failed") {
-        if (!started) {
-          log.error("cannot start", { error: msg.error, code: msg.code });
-          opts.onFatal?.(msg.error);
-          void shutdown(1);
+      this.#expectAll(1, (failed) => this.#onStarted(failed));
+    });
+  }
+
+  /** The workers now running, with their ids and since when. */
+  workers(): { id: number; pid: number | undefined; startedAt: number }[] {
+    return [...this.#ids].map(([w, id]) => ({
+      id,
+      pid: w.process.pid,
+      startedAt: this.#startedAt.get(w) ?? 0,
+    }));
+  }
+
+  push(next: WharfConfig): void {
+    if (this.#shuttingDown) return;
+    this.#config = next;
+    const s = ++this.#seq;
+    this.#expectAll(s, (failed) => {
+      if (failed.length > 0)
+        this.#log.error("reload failed in a worker: it keeps the old config", { errors: failed });
+      else this.#log.info("config reloaded", { seq: s });
+    });
+    for (const w of this.#live()) this.#send(w, { type: "config", seq: s, config: next });
+  }
+
+  broadcast(msg: ChallengeMessage): void {
+    const key = msg.type === "acme-http01" ? `http:${msg.token}` : `${msg.type}:${msg.name}`;
+    if (msg.type === "acme-http01" ? msg.keyAuthorization === null : msg.cert === null)
+      this.#sticky.delete(key);
+    else this.#sticky.set(key, msg);
+    for (const w of this.#live()) this.#send(w, msg);
+  }
+
+  /** Re-reads the config (SIGHUP); one that does not load is refused and the running one stays. */
+  async reload(): Promise<void> {
+    if (!this.#opts.reload || this.#shuttingDown) return;
+    let next: WharfConfig;
+    try {
+      next = await this.#opts.reload();
+    } catch (err) {
+      this.#log.error("reload refused: the running config stays", { error: (err as Error).message });
+      return;
+    }
+    this.push(next);
+  }
+
+  /** Drains every worker (up to the grace period), then resolves `run` with `code`. */
+  async shutdown(code: number): Promise<void> {
+    if (this.#shuttingDown) return;
+    this.#shuttingDown = true;
+    this.#exitCode = code;
+    const timeout = this.#config.server.shutdown_timeout;
+    this.#log.info("shutting down", { timeout_ms: timeout });
+    const workers = this.#live();
+    if (workers.length === 0) return this.#finish();
+    for (const w of workers) this.#send(w, { type: "shutdown", timeout });
+    this.#killTimer = setTimeout(() => {
+      for (const w of workers) w.process.kill("SIGKILL");
+    }, timeout + 2000);
+  }
+
+  #live(): Worker[] {
+    return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  }
+
+  #send(w: Worker, msg: ToWorker): void {
+    if (w.isConnected()) w.send(msg);
+  }
+
+  /** A worker gets its config once it says `up` (its message handler is in place). */
+  #deliver(w: Worker): void {
+    this.#send(w, { type: "config", seq: this.#seq, config: this.#config });
+    for (const msg of this.#sticky.values()) this.#send(w, msg);
+  }
+
+  #adopt(w: Worker, id: number): void {
+    this.#ids.set(w, id);
+    this.#startedAt.set(w, Date.now());
+    w.on("message", (msg: ToPrimary) => this.#onMessage(w, msg));
+    w.on("exit", (code, signal) => this.#onExit(w, code, signal));
+  }
+
+  #spawn(id: number): void {
+    this.#adopt(forkWorker(id, this.#ticketKeys), id);
+  }
+
+  #expectAll(seq: number, done: (failed: string[]) => void): void {
+    this.#pending.set(seq, { left: new Set(this.#ids.keys()), failed: [], done });
+  }
+
+  /** `w` answered config `seq` (or went away): the config is in place once all have. */
+  #answered(seq: number, w: Worker): void {
+    const p = this.#pending.get(seq);
+    if (!p || !p.left.delete(w) || p.left.size > 0) return;
+    this.#pending.delete(seq);
+    p.done(p.failed);
+  }
+
+  #onMessage(w: Worker, msg: ToPrimary): void {
+    switch (msg.type) {
+      case "up":
+        return this.#deliver(w);
+      case "cert-request":
+        return this.#opts.onCertRequest?.(msg.name);
+      case "failed":
+        if (!this.#started) {
+          this.#log.error("cannot start", { error: msg.error, code: msg.code });
+          this.#opts.onFatal?.(msg.error);
+          void this.shutdown(1);
           return;
         }
-        p?.failed.push(msg.error);
-      } else if (!started && msg.seq === 1 && p) {
-        startupAddresses.push(...msg.addresses);
-        if (ids.size < opts.workers && !shuttingDown) {
-          for (let id = 2; id <= opts.workers; id++) {
-            spawn(id);
+        this.#pending.get(msg.seq)?.failed.push(msg.error);
+        return this.#answered(msg.seq, w);
+      case "ready": {
+        const p = this.#pending.get(msg.seq);
+        if (!this.#started && msg.seq === 1 && p) {
+          // Worker 1 listens: the others start now, and the start-up waits for them too.
+          this.#startupAddresses.push(...msg.addresses);
+          if (this.#ids.size < this.#opts.workers && !this.#shuttingDown) {
+            for (let id = 2; id <= this.#opts.workers; id++) this.#spawn(id);
+            for (const other of this.#ids.keys()) p.left.add(other);
           }
-          for (const other of ids.keys()) p.left.add(other);
         }
+        return this.#answered(msg.seq, w);
       }
-      if (p) {
-        p.left.delete(w);
-        if (p.left.size === 0) {
-          pending.delete(msg.seq);
-          p.done();
-        }
-      }
-    };
-
-    const startupAddresses: string[] = [];
-    const expectAll = (s: number, done: (failed: string[]) => void) => {
-      const entry = {
-        left: new Set(ids.keys()),
-        failed: [] as string[],
-        done: () => done(entry.failed),
-      };
-      pending.set(s, entry);
-    };
-
-    const onExit = (w: Worker, code: number | null, signal: string | null) => {
-      const id = ids.get(w)!;
-      const lived = Date.now() - (startedAt.get(w) ?? 0);
-      ids.delete(w);
-      startedAt.delete(w);
-      for (const [s, p] of pending) {
-        if (p.left.delete(w) && p.left.size === 0) {
-          pending.delete(s);
-          p.done();
-        }
-      }
-      if (shuttingDown) {
-        if (Object.keys(cluster.workers ?? {}).length === 0) void finish();
-        return;
-      }
-      log.warn("worker exited; starting a new one", { worker: id, pid: w.process.pid, code, signal });
-      restartDelay = lived < 2000 ? Math.min(restartDelay * 2, 10_000) : 100;
-      setTimeout(() => {
-        if (!shuttingDown) spawn(id);
-      }, restartDelay);
-    };
-
-    let exitCode = 0;
-    let killTimer: NodeJS.Timeout | undefined;
-    const finish = async () => {
-      if (killTimer) clearTimeout(killTimer);
-      await opts.afterStop?.().catch((err: unknown) => log.error("stopping apps failed", { err }));
-      log.info("stopped");
-      resolveExit(exitCode);
-    };
-    const shutdown = async (code: number) => {
-      if (shuttingDown) return;
-      shuttingDown = true;
-      exitCode = code;
-      const timeout = config.server.shutdown_timeout;
-      log.info("shutting down", { timeout_ms: timeout });
-      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-      if (workers.length === 0) return finish();
-      for (const w of workers) send(w, { type: "shutdown", timeout });
-      killTimer = setTimeout(() => {
-        for (const w of workers) w.process.kill("SIGKILL");
-      }, timeout + 2000);
-    };
-
-    const reload = async () => {
-      if (!opts.reload || shuttingDown) return;
-      let next: WharfConfig;
-      try {
-        next = await opts.reload();
-      } catch (err) {
-        log.error("reload refused: the running config stays", { error: (err as Error).message });
-        return;
-      }
-      push(next);
-    };
-    const push = (next: WharfConfig) => {
-      if (shuttingDown) return;
-      config = next;
-      const s = ++seq;
-      expectAll(s, (failed) => {
-        if (failed.length > 0)
-          log.error("reload failed in a worker: it keeps the old config", { errors: failed });
-        else log.info("config reloaded", { seq: s });
-      });
-      for (const w of Object.values(cluster.workers ?? {}))
-        if (w) send(w, { type: "config", seq: s, config });
-    };
-
-    process.on("SIGHUP", () => void reload());
-    // New session-ticket keys now and then: a stolen key then only opens recent sessions.
-    const rotation = setInterval(() => {
-      ticketKeys = randomBytes(48).toString("hex");
-      for (const w of Object.values(cluster.workers ?? {}))
-        if (w) send(w, { type: "ticket-keys", keys: ticketKeys });
-    }, config.server.ticket_key_rotation);
-    rotation.unref();
-    process.on("SIGTERM", () => void shutdown(0));
-    process.on("SIGINT", () => void shutdown(0));
-
-    const first = opts.prefork?.worker;
-    if (first === undefined || first.isDead()) spawn(1);
-    else {
-      adopt(first, 1);
-      if (opts.prefork?.up) deliver(first);
     }
-    expectAll(1, (failed) => {
-      if (failed.length > 0 || shuttingDown) return;
-      started = true;
-      log.info("listening", {
-        addresses: [...new Set(startupAddresses)],
-        workers: opts.workers,
-        engine: config.server.engine,
-        pid: process.pid,
-      });
-      opts.onListening?.({
-        push,
-        broadcast(msg) {
-          const key = msg.type === "acme-http01" ? `http:${msg.token}` : `${msg.type}:${msg.name}`;
-          if (msg.type === "acme-http01" ? msg.keyAuthorization === null : msg.cert === null)
-            sticky.delete(key);
-          else sticky.set(key, msg);
-          for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, msg);
-        },
-      });
+  }
+
+  #onStarted(failed: string[]): void {
+    if (failed.length > 0 || this.#shuttingDown) return;
+    this.#started = true;
+    this.#log.info("listening", {
+      addresses: [...new Set(this.#startupAddresses)],
+      workers: this.#opts.workers,
+      engine: this.#config.server.engine,
+      pid: process.pid,
     });
-  });
+    this.#opts.onListening?.();
+  }
+
+  #onExit(w: Worker, code: number | null, signal: string | null): void {
+    const id = this.#ids.get(w)!;
+    const lived = Date.now() - (this.#startedAt.get(w) ?? 0);
+    this.#ids.delete(w);
+    this.#startedAt.delete(w);
+    for (const seq of [...this.#pending.keys()]) this.#answered(seq, w);
+    if (this.#shuttingDown) {
+      if (this.#live().length === 0) void this.#finish();
+      return;
+    }
+    this.#log.warn("worker exited; starting a new one", { worker: id, pid: w.process.pid, code, signal });
+    this.restarts++;
+    this.#restartDelay = lived < 2000 ? Math.min(this.#restartDelay * 2, 10_000) : 100;
+    setTimeout(() => {
+      if (!this.#shuttingDown) this.#spawn(id);
+    }, this.#restartDelay);
+  }
+
+  #rotateTicketKeys(): void {
+    this.#ticketKeys = randomBytes(48).toString("hex");
+    for (const w of this.#live()) this.#send(w, { type: "ticket-keys", keys: this.#ticketKeys });
+  }
+
+  async #finish(): Promise<void> {
+    if (this.#killTimer) clearTimeout(this.#killTimer);
+    await this.#opts.afterStop?.().catch((err: unknown) => this.#log.error("stopping apps failed", { err }));
+    this.#log.info("stopped");
+    this.#resolveExit(this.#exitCode);
+  }
 }

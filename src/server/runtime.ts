@@ -1,5 +1,6 @@
 import { parseListenAddress } from "../config/listen-address.ts";
 import type { LimitsConfig, WharfConfig } from "../config/types.ts";
+import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { loadHandlers } from "../handlers/index.ts";
 import { sendError } from "../http/error-page.ts";
@@ -10,9 +11,9 @@ import { normalizePath } from "../http/request-path.ts";
 import type { OcspHandler, TlsSelection } from "../http/tls-policy.ts";
 import { type CompiledSite, compileSite } from "../routing/compile.ts";
 import { SiteTable } from "../routing/site-table.ts";
-import { challengeFor } from "../tls/challenges.ts";
 import { createOcspStapler } from "../tls/ocsp-stapler.ts";
-import { buildTlsSelection, setTicketKeys, ticketKeys } from "../tls/sni.ts";
+import { buildTlsSelection } from "../tls/sni.ts";
+import type { WorkerTls } from "../tls/worker-tls.ts";
 import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
 
 /** One config load, compiled: a request listener per listen address, and what to release. */
@@ -37,7 +38,12 @@ export function toHttpLimits(l: LimitsConfig): HttpLimits {
 }
 
 /** Compiles a config into its request listeners (one per listen address) and certificates, without listening. */
-export function buildRuntime(config: WharfConfig, log: Logger, ocsp?: OcspHandler): Runtime {
+export function buildRuntime(
+  config: WharfConfig,
+  log: Logger,
+  tlsState: WorkerTls,
+  ocsp?: OcspHandler,
+): Runtime {
   const sites: CompiledSite[] = [];
   const writers = new Map<string, LineWriter>();
   const release = async () => {
@@ -51,7 +57,7 @@ export function buildRuntime(config: WharfConfig, log: Logger, ocsp?: OcspHandle
       try {
         site = compileSite(siteConfig, log.child({ site: i }));
       } catch (err) {
-        throw new Error(`sites[${i}].${(err as Error).message}`, { cause: err });
+        throw new WharfError("WHARF_ERR_CONFIG", `sites[${i}].${(err as Error).message}`, { cause: err });
       }
       sites.push(site);
       for (const addr of siteConfig.listen) byAddress.set(addr, [...(byAddress.get(addr) ?? []), site]);
@@ -71,12 +77,11 @@ export function buildRuntime(config: WharfConfig, log: Logger, ocsp?: OcspHandle
     });
     const listeners = new Map<string, RequestListener>();
     const tls = new Map<string, TlsSelection>();
-    const keys = ticketKeys();
     for (const [addr, list] of byAddress) {
-      listeners.set(addr, makeDispatcher(new SiteTable(list), accessLogs, log));
+      listeners.set(addr, makeDispatcher(new SiteTable(list), accessLogs, log, tlsState));
       const selection = buildTlsSelection(
         list.map((s) => s.config),
-        keys,
+        tlsState,
         config.server.ocsp_stapling ? ocsp : undefined,
       );
       if (selection) tls.set(addr, selection);
@@ -93,6 +98,7 @@ function makeDispatcher(
   table: SiteTable,
   accessLogs: Map<CompiledSite, (ex: Exchange) => void>,
   log: Logger,
+  tlsState: WorkerTls,
 ): RequestListener {
   return (ex) => {
     const site = table.lookup(ex.host);
@@ -113,7 +119,7 @@ function makeDispatcher(
     if (path === undefined) return sendError(ex, 400);
     ex.path = path;
     if (ex.scheme === "http") {
-      const keyAuth = challengeFor(path);
+      const keyAuth = tlsState.challengeFor(path);
       if (keyAuth !== undefined) {
         ex.setHeader("Content-Type", "text/plain");
         return ex.send(200, keyAuth);
@@ -140,12 +146,21 @@ export class ServerHost {
   readonly #pool: ListenerPool;
   readonly #log: Logger;
   #current: Runtime | undefined;
+  #config: WharfConfig | undefined;
   /** OCSP answers outlive config loads. */
   #ocsp: OcspHandler | undefined;
+  /** Ticket keys, challenge answers and on-demand certificates, fed by the primary. */
+  readonly tls: WorkerTls;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, tls: WorkerTls) {
     this.#log = log;
+    this.tls = tls;
     this.#pool = new ListenerPool(log);
+  }
+
+  /** The grace period of the running config for in-flight requests on stop. */
+  get shutdownTimeout(): number {
+    return this.#config?.server.shutdown_timeout ?? 10_000;
   }
 
   async apply(config: WharfConfig): Promise<void> {
@@ -153,7 +168,7 @@ export class ServerHost {
     await loadHandlers(
       config.sites.flatMap((site) => site.routes.flatMap((r) => r.handle.flatMap(Object.keys))),
     );
-    const next = buildRuntime(config, this.#log, this.#ocsp);
+    const next = buildRuntime(config, this.#log, this.tls, this.#ocsp);
     this.#pool.engine = config.server.engine;
     this.#pool.h2c = config.server.h2c;
     const opened: string[] = [];
@@ -162,7 +177,10 @@ export class ServerHost {
         const tls = next.tls.get(addr);
         if (this.#pool.has(addr)) {
           if (this.#pool.isTls(addr) !== (tls !== undefined))
-            throw new Error(`${addr} cannot switch between HTTP and HTTPS on reload`);
+            throw new WharfError(
+              "WHARF_ERR_CONFIG",
+              `${addr} cannot switch between HTTP and HTTPS on reload`,
+            );
           continue;
         }
         const a = parseListenAddress(addr)!;
@@ -178,13 +196,14 @@ export class ServerHost {
       this.#pool.route(addr, listener, next.limits, next.tls.get(addr));
     const old = this.#current;
     this.#current = next;
+    this.#config = config;
     await this.#pool.closeExcept(new Set(next.listeners.keys()));
     // In-flight requests still use the old handlers and logs: release them once those are done.
     if (old) setTimeout(() => void old.close(), next.limits.requestTimeout).unref();
   }
 
   setTicketKeys(keys: Buffer): void {
-    setTicketKeys(keys);
+    this.tls.ticketKeys = keys;
     this.#pool.setTicketKeys(keys);
   }
 

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as acme from "acme-client";
 import type { AcmeConfig, WharfConfig } from "../config/types.ts";
+import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { selfSignedCert } from "./self-signed.ts";
 import { CertStorage, defaultDataDir, writeAtomic } from "./storage.ts";
@@ -247,7 +248,11 @@ export class AcmeManager {
         const ch = cfg.challenges
           .map((type) => authz.challenges.find((c) => c.type === type))
           .find((c) => c !== undefined);
-        if (!ch) throw new Error(`the CA offers none of ${cfg.challenges.join(", ")} for ${name}`);
+        if (!ch)
+          throw new WharfError(
+            "WHARF_ERR_ACME",
+            `the CA offers none of ${cfg.challenges.join(", ")} for ${name}`,
+          );
         const keyAuth = await client.getChallengeKeyAuthorization(ch);
         if ((ch.type as string) === "tls-alpn-01") {
           const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuth);

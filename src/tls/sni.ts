@@ -1,27 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { SecureContext } from "node:tls";
 import type { SiteConfig } from "../config/types.ts";
 import { type OcspHandler, secureContextFor, type TlsSelection } from "../http/tls-policy.ts";
-import { alpnChallenges } from "./challenges.ts";
-import { onDemandContext } from "./on-demand-certs.ts";
-
-/**
- * Session-ticket keys shared by every worker (the primary hands them down in the
- * environment), so a resumed session works whichever worker the client reaches.
- */
-export function ticketKeys(): Buffer {
-  if (rotated) return rotated;
-  const hex = process.env.WHARF_TICKET_KEYS;
-  return hex && hex.length === 96 ? Buffer.from(hex, "hex") : randomBytes(48);
-}
-
-let rotated: Buffer | undefined;
-
-/** Records keys the primary rotated in (listeners built later use them too). */
-export function setTicketKeys(keys: Buffer): void {
-  rotated = keys;
-}
+import type { WorkerTls } from "./worker-tls.ts";
 
 /**
  * Certificates for one TLS address, chosen by SNI from the same host names that route
@@ -29,7 +10,7 @@ export function setTicketKeys(keys: Buffer): void {
  */
 export function buildTlsSelection(
   sites: SiteConfig[],
-  keys: Buffer,
+  state: WorkerTls,
   ocsp?: OcspHandler,
 ): TlsSelection | undefined {
   const exact = new Map<string, SecureContext>();
@@ -66,11 +47,11 @@ export function buildTlsSelection(
     },
     defaultContext: fallback.context,
     defaultOptions: fallback.options,
-    ticketKeys: keys,
+    ticketKeys: state.ticketKeys,
     requestCert: sites.some((s) => s.tls?.client_ca),
     // Addresses of ACME sites answer TLS-ALPN-01 validations (while one is pending).
-    alpnChallenges: sites.some((s) => s.tls?.source === "acme") ? alpnChallenges : undefined,
-    onDemand: sites.some((s) => s.tls?.on_demand) ? onDemandContext : undefined,
+    helloDivert: sites.some((s) => s.tls?.source === "acme") ? state.alpnDivert : undefined,
+    onDemand: sites.some((s) => s.tls?.on_demand) ? state.onDemandContext : undefined,
     ocsp,
   };
 }

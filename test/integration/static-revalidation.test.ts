@@ -4,12 +4,13 @@ import { test } from "node:test";
 import { serveConfig } from "../../src/config/from-flags.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import { ServerHost } from "../../src/server/runtime.ts";
+import { WorkerTls } from "../../src/tls/worker-tls.ts";
 import { request } from "../helpers/http.ts";
 import { makeTree } from "../helpers/wharf.ts";
 
 test("a stale cached file is revalidated with one trip to the disk, however many requests wait for it", async () => {
   const tree = makeTree({ "www/page.html": "<p>hello</p>\n".repeat(50) });
-  const host = new ServerHost(silentLogger);
+  const host = new ServerHost(silentLogger, new WorkerTls(silentLogger));
   await host.apply(
     await serveConfig(
       {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseUpstreamAddress, type UpstreamAddress } from "../../src/handlers/proxy/address.ts";
 import { cgiVariables } from "../../src/handlers/proxy/cgi-vars.ts";
-import { parseResponseHead } from "../../src/handlers/proxy/response-head.ts";
 import { makeSelector } from "../../src/handlers/proxy/select.ts";
 import { encodeParams } from "../../src/handlers/proxy/transport-fastcgi.ts";
 import { uwsgiPacket } from "../../src/handlers/proxy/transport-uwsgi.ts";
 import { Upstream } from "../../src/handlers/proxy/upstream.ts";
+import { parseResponseHead } from "../../src/http/response-head.ts";
+import { parseUpstreamAddress, type UpstreamAddress } from "../../src/http/upstream-address.ts";
 
 const up = (url: string, weight = 1, i = 0) =>
   new Upstream(parseUpstreamAddress(url) as UpstreamAddress, weight, i);

@@ -1,9 +1,6 @@
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Readable } from "node:stream";
-import { finished } from "node:stream/promises";
+import type { FileHandle } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { anonymousTempFile } from "../../core/temp-file.ts";
 
 /** A request body read in full: in memory, or in a temporary file past the memory limit. */
 export interface BufferedBody {
@@ -12,38 +9,44 @@ export interface BufferedBody {
   buffer: Buffer | undefined;
   /** A fresh stream over the temporary file (once per attempt). */
   open(): Readable;
+  /** Frees the temporary file. */
   dispose(): Promise<void>;
 }
 
-/** Reads a whole request body, spilling to a temporary file beyond `memoryLimit` bytes. */
-export async function bufferBody(body: Readable, memoryLimit: number): Promise<BufferedBody> {
+/**
+ * Reads a whole request body, spilling to an anonymous temporary file in `dir` beyond
+ * `memoryLimit` bytes (nginx's client_body_buffer_size): the app then gets it at full
+ * speed with a Content-Length, however slowly the client sent it.
+ */
+export async function bufferBody(body: Readable, memoryLimit: number, dir?: string): Promise<BufferedBody> {
   const chunks: Buffer[] = [];
   let length = 0;
-  let file: WriteStream | undefined;
-  let dir: string | undefined;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (!file && length > memoryLimit) {
-      dir = await mkdtemp(join(tmpdir(), "wharf-body-"));
-      file = createWriteStream(join(dir, "body"), { mode: 0o600 });
-      for (const c of chunks) file.write(c);
-      chunks.length = 0;
+  let file: FileHandle | undefined;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      length += chunk.length;
+      if (file === undefined && length > memoryLimit) {
+        file = await anonymousTempFile(dir);
+        for (const c of chunks) await file.write(c);
+        chunks.length = 0;
+      }
+      if (file) await file.write(chunk);
+      else chunks.push(chunk);
     }
-    if (file) {
-      if (!file.write(chunk)) await new Promise<void>((r) => file!.once("drain", () => r()));
-    } else chunks.push(chunk);
+  } catch (err) {
+    await file?.close();
+    throw err;
   }
   if (file) {
-    file.end();
-    await finished(file);
-    const path = join(dir!, "body");
+    const handle = file;
     return {
       length,
       buffer: undefined,
-      open: () => createReadStream(path, { highWaterMark: 256 * 1024 }),
-      dispose: () => rm(dir!, { recursive: true, force: true }),
+      // Positional reads: each attempt reads from the start, the handle stays open.
+      open: () => handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 256 * 1024 }),
+      dispose: () => handle.close(),
     };
   }
   const buffer = Buffer.concat(chunks, length);
-  return { length, buffer, open: () => createReadStream("/dev/null"), dispose: async () => {} };
+  return { length, buffer, open: () => Readable.from([buffer]), dispose: async () => {} };
 }

@@ -7,7 +7,7 @@ import {
   type SchemaContext,
   size,
 } from "../../core/schema-fields.ts";
-import { parseUpstreamAddress } from "./address.ts";
+import { parseUpstreamAddress } from "../../http/upstream-address.ts";
 
 const upstream = z
   .union([
@@ -109,6 +109,8 @@ export function proxySchema(ctx: SchemaContext) {
       buffer_requests: z.boolean().default(false),
       /** Buffered bodies beyond this size go to a temporary file. */
       buffer_memory: size.default(1024 * 1024),
+      /** Where buffered bodies beyond `buffer_memory` go (the system's temp dir by default). */
+      temp_dir: fsPath(ctx, "directory").optional(),
       /** TLS to https:// upstreams. */
       tls: z
         .strictObject({

@@ -1,9 +1,10 @@
 import type { Socket } from "node:net";
 import { PassThrough, type Readable } from "node:stream";
-import type { UpstreamAddress } from "./address.ts";
-import { connectUpstream } from "./connect.ts";
-import { parseResponseHead } from "./response-head.ts";
-import { classify, type Timeouts, UpstreamError, type UpstreamResponse } from "./transport.ts";
+import { pump } from "../../core/pump.ts";
+import { parseResponseHead } from "../../http/response-head.ts";
+import { type ClientResponse, classify, type Timeouts, UpstreamError } from "../../http/upstream.ts";
+import type { UpstreamAddress } from "../../http/upstream-address.ts";
+import { connectUpstream } from "../../http/upstream-connect.ts";
 
 /** Opens a TCP or unix-socket connection within the connect timeout. */
 export function openSocket(addr: UpstreamAddress, timeouts: Timeouts, signal: AbortSignal): Promise<Socket> {
@@ -20,7 +21,7 @@ export function readResponse(
   mode: "http" | "cgi",
   timeouts: Timeouts,
   onDone: () => void,
-): Promise<UpstreamResponse> {
+): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     let body: PassThrough | undefined;
@@ -42,15 +43,9 @@ export function readResponse(
         timeouts.read,
       );
     };
-    source.on("data", (chunk: Buffer) => {
-      if (body) {
-        resetReadTimer();
-        if (!body.write(chunk)) {
-          source.pause();
-          body.once("drain", () => source.resume());
-        }
-        return;
-      }
+    const onHeadEnd = () =>
+      fail(new UpstreamError("protocol", "upstream closed before a complete response head"));
+    const onHead = (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       let head: ReturnType<typeof parseResponseHead>;
       try {
@@ -59,20 +54,34 @@ export function readResponse(
         return fail(new UpstreamError("protocol", (err as Error).message));
       }
       if (!head) return;
+      source.off("data", onHead);
+      source.off("end", onHeadEnd);
       resetReadTimer();
-      body = new PassThrough({ highWaterMark: 256 * 1024 });
-      body.on("close", () => {
+      const out = new PassThrough({ highWaterMark: 256 * 1024 });
+      body = out;
+      out.on("close", () => {
         if (!source.destroyed && !source.readableEnded) source.destroy();
       });
-      if (head.rest.length > 0) body.write(head.rest);
-      resolve({ status: head.status, headers: head.headers, body });
+      if (head.rest.length > 0) out.write(head.rest);
+      resolve({ status: head.status, headers: head.headers, body: out });
+      const sink = {
+        write: (data: Buffer) => {
+          resetReadTimer();
+          return out.write(data);
+        },
+        onDrain: (resume: () => void) => out.once("drain", resume),
+      };
+      pump(source, sink, (err) => {
+        if (err) return fail(err);
+        clearTimeout(timer);
+        onDone();
+        out.end();
+      });
+    };
+    source.on("data", onHead);
+    source.once("end", onHeadEnd);
+    source.once("error", (err) => {
+      if (!body) fail(err);
     });
-    source.once("end", () => {
-      clearTimeout(timer);
-      onDone();
-      if (body) body.end();
-      else reject(new UpstreamError("protocol", "upstream closed before a complete response head"));
-    });
-    source.once("error", (err) => fail(err));
   });
 }

@@ -1,9 +1,11 @@
 import type { Socket } from "node:net";
 import { PassThrough } from "node:stream";
-import type { UpstreamAddress } from "./address.ts";
+import { pump } from "../../core/pump.ts";
+import type { ClientResponse, Timeouts } from "../../http/upstream.ts";
+import type { UpstreamAddress } from "../../http/upstream-address.ts";
 import { cgiVariables } from "./cgi-vars.ts";
 import { openSocket, readResponse } from "./socket-exchange.ts";
-import type { Timeouts, Transport, UpstreamRequest, UpstreamResponse } from "./transport.ts";
+import type { Transport, UpstreamRequest } from "./transport.ts";
 
 // FastCGI 1.0 record types and the responder role.
 const BEGIN_REQUEST = 1;
@@ -95,7 +97,7 @@ export function fastcgiTransport(
 ): Transport {
   const open = new Set<Socket>();
   return {
-    async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    async request(req: UpstreamRequest): Promise<ClientResponse> {
       const params = encodeParams(cgiVariables(req));
       const sock = await openSocket(addr, timeouts, req.signal);
       open.add(sock);
@@ -115,12 +117,16 @@ export function fastcgiTransport(
         for (const r of records(STDIN, req.body)) sock.write(r);
         sock.write(record(STDIN, Buffer.alloc(0)));
       } else if (req.body) {
-        const body = req.body;
-        body.on("data", (chunk: Buffer) => {
-          for (const r of records(STDIN, chunk)) if (!sock.write(r)) body.pause();
-        });
-        sock.on("drain", () => body.resume());
-        body.once("end", () => sock.write(record(STDIN, Buffer.alloc(0))));
+        const sink = {
+          write: (chunk: Buffer) => {
+            let ok = true;
+            for (const r of records(STDIN, chunk)) ok = sock.write(r) && ok;
+            return ok;
+          },
+          onDrain: (resume: () => void) => sock.once("drain", resume),
+        };
+        // A body that fails (too large, cut off) ends the request: the error is the response's.
+        pump(req.body, sink, (err) => (err ? sock.destroy(err) : sock.write(record(STDIN, Buffer.alloc(0)))));
       } else sock.write(record(STDIN, Buffer.alloc(0)));
       return response;
     },

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import type { UpstreamAddress } from "./address.ts";
-import { H1Client } from "./h1-client.ts";
-import type { Timeouts, Transport } from "./transport.ts";
+import { H1Client } from "../../http/h1-client.ts";
+import type { Timeouts } from "../../http/upstream.ts";
+import type { UpstreamAddress } from "../../http/upstream-address.ts";
+import type { Transport } from "./transport.ts";
 
 export interface HttpTransportOptions {
   timeouts: Timeouts;

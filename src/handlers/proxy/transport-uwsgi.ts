@@ -1,13 +1,8 @@
-import type { UpstreamAddress } from "./address.ts";
+import { type ClientResponse, type Timeouts, UpstreamError } from "../../http/upstream.ts";
+import type { UpstreamAddress } from "../../http/upstream-address.ts";
 import { cgiVariables } from "./cgi-vars.ts";
 import { openSocket, readResponse } from "./socket-exchange.ts";
-import {
-  type Timeouts,
-  type Transport,
-  UpstreamError,
-  type UpstreamRequest,
-  type UpstreamResponse,
-} from "./transport.ts";
+import type { Transport, UpstreamRequest } from "./transport.ts";
 
 /**
  * Encodes a uwsgi request packet (as nginx's uwsgi_pass sends it): a 4-byte header —
@@ -39,7 +34,7 @@ export function uwsgiPacket(vars: [string, string][]): Buffer {
 export function uwsgiTransport(addr: UpstreamAddress, timeouts: Timeouts): Transport {
   const open = new Set<import("node:net").Socket>();
   return {
-    async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    async request(req: UpstreamRequest): Promise<ClientResponse> {
       const packet = uwsgiPacket(cgiVariables(req));
       const sock = await openSocket(addr, timeouts, req.signal);
       open.add(sock);

@@ -1,9 +1,9 @@
 import type { Socket } from "node:net";
 import type { Exchange } from "../../http/exchange.ts";
-import type { UpstreamAddress } from "./address.ts";
-import { connectUpstream, type UpstreamTls } from "./connect.ts";
-import { parseResponseHead } from "./response-head.ts";
-import { UpstreamError } from "./transport.ts";
+import { parseResponseHead } from "../../http/response-head.ts";
+import { UpstreamError } from "../../http/upstream.ts";
+import type { UpstreamAddress } from "../../http/upstream-address.ts";
+import { connectUpstream, type UpstreamTls } from "../../http/upstream-connect.ts";
 
 export interface TunnelOptions {
   connectTimeout: number;

@@ -1,4 +1,4 @@
-import type { UpstreamAddress } from "./address.ts";
+import type { UpstreamAddress } from "../../http/upstream-address.ts";
 
 /** One upstream's live state in this worker: load, failures, health. */
 export class Upstream {

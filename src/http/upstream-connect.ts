@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from "node:net";
-import { tlsModule } from "../../http/tls-policy.ts";
-import type { UpstreamAddress } from "./address.ts";
-import { classify, UpstreamError } from "./transport.ts";
+import { tlsModule } from "./tls-policy.ts";
+import { classify, UpstreamError } from "./upstream.ts";
+import type { UpstreamAddress } from "./upstream-address.ts";
 
 /** How an upstream's TLS is checked (for https:// upstreams). */
 export interface UpstreamTls {

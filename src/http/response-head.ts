@@ -1,3 +1,4 @@
+import { WharfError } from "../core/errors.ts";
 /** A parsed response head and the bytes after it. */
 export interface ParsedHead {
   status: number;
@@ -20,14 +21,14 @@ export function parseResponseHead(buf: Buffer, mode: "http" | "cgi"): ParsedHead
     sepLen = 2;
   }
   if (end === -1) {
-    if (buf.length > MAX_HEAD) throw new Error("response head too large");
+    if (buf.length > MAX_HEAD) throw new WharfError("WHARF_ERR_BAD_UPSTREAM", "response head too large");
     return undefined;
   }
   const lines = buf.subarray(0, end).toString("latin1").split(/\r?\n/);
   let status = 200;
   if (mode === "http") {
     const m = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines.shift() ?? "");
-    if (!m) throw new Error("malformed status line");
+    if (!m) throw new WharfError("WHARF_ERR_BAD_UPSTREAM", "malformed status line");
     status = Number(m[1]);
   }
   const headers: [string, string][] = [];
@@ -35,12 +36,13 @@ export function parseResponseHead(buf: Buffer, mode: "http" | "cgi"): ParsedHead
   let location = false;
   for (const line of lines) {
     const colon = line.indexOf(":");
-    if (colon <= 0 || /[\s]/.test(line.slice(0, colon))) throw new Error("malformed header line");
+    if (colon <= 0 || /[\s]/.test(line.slice(0, colon)))
+      throw new WharfError("WHARF_ERR_BAD_UPSTREAM", "malformed header line");
     const name = line.slice(0, colon);
     const value = line.slice(colon + 1).trim();
     if (mode === "cgi" && name.toLowerCase() === "status") {
       const m = /^(\d{3})/.exec(value);
-      if (!m) throw new Error("malformed Status");
+      if (!m) throw new WharfError("WHARF_ERR_BAD_UPSTREAM", "malformed Status");
       status = Number(m[1]);
       sawStatus = true;
       continue;
@@ -50,6 +52,6 @@ export function parseResponseHead(buf: Buffer, mode: "http" | "cgi"): ParsedHead
   }
   // CGI/1.1 §6.2.3: a Location without Status is a redirect.
   if (mode === "cgi" && !sawStatus && location) status = 302;
-  if (status < 100 || status > 599) throw new Error("invalid status");
+  if (status < 100 || status > 599) throw new WharfError("WHARF_ERR_BAD_UPSTREAM", "invalid status");
   return { status, headers, rest: buf.subarray(end + sepLen) };
 }

@@ -1,17 +1,16 @@
-import type { Socket } from "node:net";
-import { Readable } from "node:stream";
-import { ChunkedDecoder } from "../../http/h1-chunked.ts";
-import type { UpstreamAddress } from "./address.ts";
-import { connectUpstream, type UpstreamTls } from "./connect.ts";
+import { type Duplex, Readable } from "node:stream";
+import { pump } from "../core/pump.ts";
+import { ChunkedDecoder } from "./h1-chunked.ts";
 import { parseResponseHead } from "./response-head.ts";
 import {
+  type ClientRequest,
+  type ClientResponse,
   classify,
   type Timeouts,
-  type Transport,
   UpstreamError,
-  type UpstreamRequest,
-  type UpstreamResponse,
-} from "./transport.ts";
+} from "./upstream.ts";
+import type { UpstreamAddress } from "./upstream-address.ts";
+import { connectUpstream, type UpstreamTls } from "./upstream-connect.ts";
 
 export interface H1ClientOptions {
   timeouts: Timeouts;
@@ -20,6 +19,8 @@ export interface H1ClientOptions {
   /** How long an unused connection is kept. */
   idleTimeout: number;
   tls?: UpstreamTls;
+  /** Opens a connection (by default to the address, over TCP, a unix socket or TLS); tests pass in-memory pairs. */
+  connect?: (signal: AbortSignal) => Promise<Duplex>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -36,19 +37,16 @@ class UpstreamBody extends Readable {
 }
 
 /** How a response body is framed (RFC 9112 §6.3). */
-const F_NONE = 0;
-const F_LENGTH = 1;
-const F_CHUNKED = 2;
-const F_CLOSE = 3;
+type Framing = "none" | "length" | "chunked" | "close";
 
 /** What one request on a connection is waiting for. */
 interface Pending {
-  req: UpstreamRequest;
-  resolve: (r: UpstreamResponse) => void;
+  req: ClientRequest;
+  resolve: (r: ClientResponse) => void;
   reject: (e: UpstreamError) => void;
   head: Buffer | undefined;
   body: UpstreamBody | undefined;
-  framing: number;
+  framing: Framing;
   left: number;
   chunked: ChunkedDecoder | undefined;
   /** The whole request went out (a connection is reusable only then). */
@@ -63,7 +61,7 @@ interface Pending {
  * written in one piece with its body (or streamed with backpressure), the response head
  * parsed once, the body handed on as slices of what the socket read.
  */
-export class H1Client implements Transport {
+export class H1Client {
   readonly #addr: UpstreamAddress;
   readonly #opts: H1ClientOptions;
   readonly #idle: Conn[] = [];
@@ -77,7 +75,7 @@ export class H1Client implements Transport {
     this.#opts = opts;
   }
 
-  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+  async request(req: ClientRequest): Promise<ClientResponse> {
     const conn = await this.#acquire(req.signal);
     return conn.send(req);
   }
@@ -112,9 +110,11 @@ export class H1Client implements Transport {
 
   async #connect(signal: AbortSignal): Promise<Conn> {
     this.#connecting++;
-    let socket: Socket;
+    let socket: Duplex;
     try {
-      socket = await connectUpstream(this.#addr, this.#opts.timeouts.connect, this.#opts.tls, signal);
+      socket = this.#opts.connect
+        ? await this.#opts.connect(signal)
+        : await connectUpstream(this.#addr, this.#opts.timeouts.connect, this.#opts.tls, signal);
     } finally {
       this.#connecting--;
     }
@@ -153,13 +153,13 @@ export class H1Client implements Transport {
 
 /** One connection to the upstream, carrying one request at a time. */
 class Conn {
-  readonly socket: Socket;
+  readonly socket: Duplex;
   readonly #timeouts: Timeouts;
   readonly #done: (c: Conn, reusable: boolean) => void;
   #p: Pending | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, timeouts: Timeouts, done: (c: Conn, reusable: boolean) => void) {
+  constructor(socket: Duplex, timeouts: Timeouts, done: (c: Conn, reusable: boolean) => void) {
     this.socket = socket;
     this.#timeouts = timeouts;
     this.#done = done;
@@ -181,7 +181,7 @@ class Conn {
     this.#idleTimer = undefined;
   }
 
-  send(req: UpstreamRequest): Promise<UpstreamResponse> {
+  send(req: ClientRequest): Promise<ClientResponse> {
     return new Promise((resolve, reject) => {
       const p: Pending = {
         req,
@@ -189,7 +189,7 @@ class Conn {
         reject,
         head: undefined,
         body: undefined,
-        framing: F_NONE,
+        framing: "none",
         left: 0,
         chunked: undefined,
         sent: false,
@@ -243,30 +243,25 @@ class Conn {
     if (!hasLength && !chunked) head += `Content-Length: ${req.bodyLength}\r\n`;
     if (chunked) head += "Transfer-Encoding: chunked\r\n";
     socket.write(`${head}\r\n`, "latin1");
-    const resume = () => body.resume();
-    body.on("data", (chunk: Buffer) => {
-      if (this.#p !== p || chunk.length === 0) return;
-      let ok: boolean;
-      if (chunked) {
+    const sink = {
+      write: (chunk: Buffer): boolean => {
+        if (this.#p !== p || chunk.length === 0) return true;
+        if (!chunked) return socket.write(chunk);
         socket.cork();
         socket.write(`${chunk.length.toString(16)}\r\n`, "latin1");
         socket.write(chunk);
-        ok = socket.write("\r\n", "latin1");
+        const ok = socket.write("\r\n", "latin1");
         socket.uncork();
-      } else ok = socket.write(chunk);
-      if (!ok) {
-        body.pause();
-        socket.once("drain", resume);
-      }
-    });
-    body.once("end", () => {
+        return ok;
+      },
+      onDrain: (resume: () => void) => socket.once("drain", resume),
+    };
+    pump(body, sink, (err) => {
       if (this.#p !== p) return;
+      // The client's body failed (too large, cut off): the request cannot be completed.
+      if (err) return this.#fail(new UpstreamError("protocol", err.message, { cause: err }));
       if (chunked) socket.write("0\r\n\r\n", "latin1");
       p.sent = true;
-    });
-    body.once("error", (err) => {
-      // The client's body failed (too large, cut off): the request cannot be completed.
-      if (this.#p === p) this.#fail(new UpstreamError("protocol", err.message, { cause: err }));
     });
   }
 
@@ -297,11 +292,11 @@ class Conn {
       }
       this.#frame(p, parsed.status, parsed.headers);
       const rest = parsed.rest;
-      if (p.framing === F_NONE || (p.framing === F_LENGTH && rest.length >= p.left)) {
+      if (p.framing === "none" || (p.framing === "length" && rest.length >= p.left)) {
         // The whole body is here (or there is none): handed on as it is, the connection freed.
-        const whole = p.framing === F_NONE ? EMPTY : rest.subarray(0, p.left);
+        const whole = p.framing === "none" ? EMPTY : rest.subarray(0, p.left);
         if (rest.length > whole.length) p.keepAlive = false;
-        this.#settle(p);
+        this.#detach(p);
         p.resolve({ status: parsed.status, headers: parsed.headers, body: whole });
         this.#done(this, p.keepAlive && p.sent);
         return;
@@ -323,15 +318,15 @@ class Conn {
       else if (l === "transfer-encoding") chunked = v.toLowerCase().includes("chunked");
       else if (l === "connection" && /\bclose\b/i.test(v)) p.keepAlive = false;
     }
-    if (p.req.method === "HEAD" || status === 204 || status === 304) p.framing = F_NONE;
+    if (p.req.method === "HEAD" || status === 204 || status === 304) p.framing = "none";
     else if (chunked) {
-      p.framing = F_CHUNKED;
+      p.framing = "chunked";
       p.chunked = new ChunkedDecoder(64 * 1024);
     } else if (length >= 0) {
-      p.framing = length === 0 ? F_NONE : F_LENGTH;
+      p.framing = length === 0 ? "none" : "length";
       p.left = length;
     } else {
-      p.framing = F_CLOSE;
+      p.framing = "close";
       p.keepAlive = false;
     }
   }
@@ -352,8 +347,8 @@ class Conn {
 
   #feed(p: Pending, chunk: Buffer): void {
     this.#arm(this.#timeouts.read, `upstream silent for ${this.#timeouts.read} ms`);
-    if (p.framing === F_CLOSE) return this.#push(chunk);
-    if (p.framing === F_LENGTH) {
+    if (p.framing === "close") return this.#push(chunk);
+    if (p.framing === "length") {
       const n = Math.min(p.left, chunk.length);
       p.left -= n;
       this.#push(n === chunk.length ? chunk : chunk.subarray(0, n));
@@ -362,7 +357,7 @@ class Conn {
       if (p.left === 0) this.#finish(p);
       return;
     }
-    if (p.framing === F_CHUNKED) {
+    if (p.framing === "chunked") {
       try {
         const used = p.chunked!.feed(chunk, 0, chunk.length, this.#push);
         if (used < chunk.length) p.keepAlive = false;
@@ -378,14 +373,14 @@ class Conn {
   }
 
   #finish(p: Pending): void {
-    this.#settle(p);
+    this.#detach(p);
     p.body?.push(null);
     this.#done(this, p.keepAlive && p.sent);
   }
 
   #onEnd(): void {
     const p = this.#p;
-    if (p?.body && p.framing === F_CLOSE) {
+    if (p?.body && p.framing === "close") {
       p.keepAlive = false;
       return this.#finish(p);
     }
@@ -396,14 +391,14 @@ class Conn {
   #fail(err: UpstreamError): void {
     const p = this.#p;
     if (p) {
-      this.#settle(p);
+      this.#detach(p);
       if (p.body) p.body.destroy(err);
       else p.reject(err);
     }
     this.socket.destroy();
   }
 
-  #settle(p: Pending): void {
+  #detach(p: Pending): void {
     if (this.#p !== p) return;
     this.#p = undefined;
     if (p.timer) clearTimeout(p.timer);
