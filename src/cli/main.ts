@@ -62,6 +62,15 @@ function engineOverride(): WharfConfig["server"]["engine"] | undefined {
   return v;
 }
 
+/** `WHARF_LOG_LEVEL=debug|info|warn|error` overrides `server.log_level` (for `serve` and `proxy`, which have no config file). */
+function logLevelOverride(): WharfConfig["server"]["log_level"] | undefined {
+  const v = process.env.WHARF_LOG_LEVEL;
+  if (v === undefined || v === "") return undefined;
+  if (v !== "debug" && v !== "info" && v !== "warn" && v !== "error")
+    throw new UsageError(`WHARF_LOG_LEVEL must be debug, info, warn or error, not "${v}"`);
+  return v;
+}
+
 // The config modules (zod, YAML) load after worker 1 is forked: see preforkWorker.
 const loadConfigFile = async (file: string) => (await import("../config/load.ts")).loadConfigFile(file);
 
@@ -89,6 +98,7 @@ async function start(
     reload,
     prefork,
     engine: engineOverride(),
+    logLevel: logLevelOverride(),
     onFatal: (message) => process.stderr.write(`wharf: cannot start: ${message}\n`),
   });
 }
@@ -156,12 +166,30 @@ async function main(argv: string[]): Promise<number> {
     case "serve": {
       const { values, positionals } = parse(
         rest,
-        { ...commonOptions, browse: { type: "boolean" }, spa: { type: "boolean" } },
+        {
+          ...commonOptions,
+          browse: { type: "boolean" },
+          spa: { type: "boolean" },
+          static: { type: "string", multiple: true },
+        },
         1,
       );
       if (values.help) return help(SERVE_HELP);
-      const dir = positionals[0] ?? ".";
-      const flags = { ...commonFlags(values), dir, browse: values.browse === true, spa: values.spa === true };
+      const { parseStaticMount } = await import("../config/from-flags.ts");
+      const statics = ((values.static as unknown as string[] | undefined) ?? []).map((t) => {
+        const m = parseStaticMount(t);
+        if (typeof m === "string") throw new UsageError(m);
+        return m;
+      });
+      // With --static mounts, nothing is served at / unless DIR says so (not the working directory).
+      const dir = positionals[0] ?? (statics.length > 0 ? undefined : ".");
+      const flags = {
+        ...commonFlags(values),
+        dir,
+        statics,
+        browse: values.browse === true,
+        spa: values.spa === true,
+      };
       const { config, prefork } = await withPrefork(async () =>
         (await import("../config/from-flags.ts")).serveConfig(flags, process.cwd()),
       );

@@ -1,7 +1,8 @@
 export const MAIN_HELP = `wharf — a web server and reverse proxy for Python web applications
 
 Usage:
-  wharf serve [DIR] [options]      serve static files from DIR (default .)
+  wharf serve [DIR] [options]      serve static files from DIR (default .), --static
+                                   PREFIX=DIR mounts, and an --app behind them
   wharf proxy --to URL[,URL...]    reverse proxy to app servers (or --app "COMMAND")
   wharf run [--config FILE]        run from a config file (default ./wharf.yaml)
   wharf validate [--config FILE]   check a config file; prints "ok" or its errors
@@ -15,26 +16,36 @@ Signals: SIGHUP reloads the config (wharf run); SIGTERM/SIGINT drain and stop.
 
 export const SERVE_HELP = `Usage: wharf serve [DIR] [options]
 
-Serves the files in DIR (default .) over HTTP/1.1.
+Serves the files in DIR (default ., unless --static is given) over HTTP/1.1; with
+--tls-cert, --tls internal or --domain, over HTTPS with HTTP/2 and HTTP/1.1.
 
 Options:
+  --static PREFIX=DIR  serve DIR's files under the URL PREFIX (repeatable), e.g.
+                   --static /static/=./staticfiles --static /media/=./media
+                   (/static/css/a.css is ./staticfiles/css/a.css)
+  --app "COMMAND"  also start COMMAND and pass every request that matches no file to
+                   it; wharf replaces {socket} with unix:/path.sock (as gunicorn -b takes
+                   it), {socket_path} with the bare path, or {port} with a free port, e.g.
+                   --app "gunicorn -b {socket} mysite.wsgi"
   --listen ADDR    address to listen on (default localhost:8080); :8080 means every interface
   --workers N      worker processes (default: one per CPU)
   --quiet          no access log
   --tls-cert FILE  serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate chain …
   --tls-key FILE   … and this PEM private key
-  --tls internal   HTTPS with a certificate from wharf's own CA (see wharf trust)
+  --tls internal   HTTPS (HTTP/2 and HTTP/1.1) with a certificate from wharf's own CA
+                   (see wharf trust)
   --domain NAME    automatic HTTPS for NAME (repeatable): certificates from Let's Encrypt
                    (or --acme-ca URL), renewed by themselves; --listen then defaults to
                    :443, and --http-listen ADDR (default :80) answers challenges and
                    redirects to https
   --browse         list directories that have no index.html
   --spa            answer paths that match no file with /index.html (single-page apps)
-  --app "COMMAND"  also start COMMAND and pass every request that matches no file to
-                   it; wharf replaces {socket} with unix:/path.sock (as gunicorn -b takes
-                   it), {socket_path} with the bare path, or {port} with a free port, e.g.
-                   --app "gunicorn -b {socket} myapp:app"
   --help           this help
+
+A Django deployment: static files from collectstatic under /static/, uploads under
+/media/, everything else to gunicorn, which wharf starts and supervises:
+  wharf serve --static /static/=./staticfiles --static /media/=./media \\
+              --app "gunicorn -b {socket} mysite.wsgi"
 `;
 
 export const PROXY_HELP = `Usage: wharf proxy --to URL[,URL...] [options]

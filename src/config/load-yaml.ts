@@ -3,7 +3,8 @@ import { ConfigError } from "../core/errors.ts";
 import type { SchemaBuilder } from "../handlers/record.ts";
 import { expandEnv } from "./env-expand.ts";
 import { issuesToProblems } from "./load.ts";
-import { configSchema } from "./schema.ts";
+import { hintUnknownKeys } from "./key-hints.ts";
+import { configKeyMap, configSchema } from "./schema.ts";
 import type { WharfConfig } from "./types.ts";
 import { locate } from "./yaml-positions.ts";
 
@@ -24,7 +25,7 @@ export function parseYamlConfig(
         return {
           file,
           path: "",
-          message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
+          message: yamlMessage(e.code, e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")),
           ...(pos ? { line: pos.line, col: pos.col } : {}),
         };
       }),
@@ -35,10 +36,27 @@ export function parseYamlConfig(
   const raw = doc.toJS() ?? {};
   const result = configSchema({ baseDir }, handlers).safeParse(raw);
   if (result.success) return result.data;
-  throw new ConfigError(
-    issuesToProblems(result.error.issues, (path, onKey) => {
-      const at = locate(doc.contents, path, lines, onKey);
-      return { file, ...at };
-    }),
-  );
+  const problems = issuesToProblems(result.error.issues, (path, onKey) => {
+    const at = locate(doc.contents, path, lines, onKey);
+    return { file, ...at };
+  });
+  throw new ConfigError(hintUnknownKeys(problems, configKeyMap({ baseDir }, handlers)));
+}
+
+/** The YAML parser's words for the slips people make, explained (the parser's own after them). */
+function yamlMessage(code: string, message: string): string {
+  switch (code) {
+    case "BAD_INDENT":
+      if (/end with a [\]}]/.test(message))
+        return `a [ or { is not closed before the next line, or that line is indented too little (${message})`;
+      return `the indentation is off here: YAML nests by indentation, so keys of one mapping must line up in one column, with spaces (${message})`;
+    case "BLOCK_AS_IMPLICIT_KEY":
+      return `a mapping cannot start on the same line as its key ("static: root: x"): write it on the next lines, indented, or in braces, "static: { root: x }" (${message})`;
+    case "TAB_AS_INDENT":
+      return "tabs cannot indent YAML: indent with spaces";
+    case "DUPLICATE_KEY":
+      return `a key is written twice in the same mapping (${message})`;
+    default:
+      return message;
+  }
 }

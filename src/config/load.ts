@@ -6,7 +6,8 @@ import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { loadHandlerSchemas } from "../handlers/index.ts";
 import type { SchemaBuilder } from "../handlers/record.ts";
 import { formatPath } from "./key-path.ts";
-import { configSchema } from "./schema.ts";
+import { hintUnknownKeys } from "./key-hints.ts";
+import { configKeyMap, configSchema } from "./schema.ts";
 import type { WharfConfig } from "./types.ts";
 
 let schemas: Promise<Map<string, SchemaBuilder<unknown>>> | undefined;
@@ -45,11 +46,11 @@ export async function validateConfigObject(
   source: string,
   baseDir: string,
 ): Promise<WharfConfig> {
-  const result = configSchema({ baseDir }, await handlerSchemas()).safeParse(raw);
+  const handlers = await handlerSchemas();
+  const result = configSchema({ baseDir }, handlers).safeParse(raw);
   if (result.success) return result.data;
-  throw new ConfigError(
-    issuesToProblems(result.error.issues, (path) => ({ file: source, path: formatPath(path) })),
-  );
+  const problems = issuesToProblems(result.error.issues, (path) => ({ file: source, path: formatPath(path) }));
+  throw new ConfigError(hintUnknownKeys(problems, configKeyMap({ baseDir }, handlers)));
 }
 
 async function loadModuleConfig(abs: string): Promise<WharfConfig> {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { duration, fsPath, headerName, type SchemaContext, size, stringList } from "../core/schema-fields.ts";
 import { buildHandlerSchemas } from "../handlers/index.ts";
 import type { SchemaBuilder } from "../handlers/record.ts";
+import { configKeys, type KeyMap } from "./key-hints.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import type { HandlerConfig, SiteConfig, WharfConfig } from "./types.ts";
 
@@ -138,15 +139,23 @@ function handlerItem(schemas: Schemas) {
   });
 }
 
+/** The keys a route holds besides its handlers. */
+const ROUTE_KEYS = new Set(["match", "handle"]);
+
 function route(schemas: Schemas) {
-  // A route is `{match?, handle: [...]}`, or `{match?, <handler>: {...}}` as shorthand for one handler.
+  // A route is `{match?, handle: [...]}`, or `{match?, <handler>: {...}, …}`: the handlers
+  // written as keys make its chain, in the order written. Other keys are left for the
+  // strict object to report (with a hint where they belong).
   return z.preprocess(
     (raw) => {
       if (raw === null || typeof raw !== "object" || Array.isArray(raw) || "handle" in raw) return raw;
-      const { match: m, ...rest } = raw as Record<string, unknown>;
-      const keys = Object.keys(rest);
-      if (keys.length === 1 && schemas[keys[0]!] !== undefined) return { match: m, handle: [rest] };
-      return raw;
+      const handle: Record<string, unknown>[] = [];
+      const rest: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (!ROUTE_KEYS.has(k) && schemas[k] !== undefined) handle.push({ [k]: v });
+        else rest[k] = v;
+      }
+      return handle.length > 0 ? { ...rest, handle } : raw;
     },
     z.strictObject({ match, handle: z.array(handlerItem(schemas)).min(1) }),
   );
@@ -318,6 +327,11 @@ function addHttpsRedirects<T extends { sites: SiteConfig[]; server: { acme: { ht
     });
   }
   return extra.length === 0 ? c : { ...c, sites: [...c.sites, ...extra] };
+}
+
+/** Every key a config may hold, by where (for hints about unknown keys). */
+export function configKeyMap(ctx: SchemaContext, handlers: Map<string, SchemaBuilder<unknown>>): KeyMap {
+  return configKeys(configSchema(ctx, handlers), buildHandlerSchemas(handlers, ctx));
 }
 
 // The schema's output must be the canonical type; this line stops them drifting apart.

@@ -14,9 +14,14 @@ export interface Logger {
 
 export type Sink = (line: string) => void;
 
+/** The root logger: its level (shared by its children) follows the config. */
+export interface RootLogger extends Logger {
+  setLevel(level: Level): void;
+}
+
 /** A logger writing one JSON object per line to `sink` (stderr by default). */
-export function createLogger(options: { level?: Level; sink?: Sink; fields?: Fields } = {}): Logger {
-  const min = RANK[options.level ?? "info"];
+export function createLogger(options: { level?: Level; sink?: Sink; fields?: Fields } = {}): RootLogger {
+  let min = RANK[options.level ?? "info"];
   const sink = options.sink ?? ((line: string) => process.stderr.write(line));
   const make = (base: Fields): Logger => {
     const emit = (level: Level, msg: string, fields?: Fields) => {
@@ -32,7 +37,11 @@ export function createLogger(options: { level?: Level; sink?: Sink; fields?: Fie
       child: (fields) => make({ ...base, ...fields }),
     };
   };
-  return make(options.fields ?? {});
+  return Object.assign(make(options.fields ?? {}), {
+    setLevel(level: Level) {
+      min = RANK[level];
+    },
+  });
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,11 @@ import type { Logger } from "../core/logger.ts";
 import type { ProxyConfig } from "../handlers/proxy/schema.ts";
 
 type AppConfig = NonNullable<ProxyConfig["app"]>;
+
+/** Lines of an app's output kept to say why it failed. */
+const LAST_LINES = 15;
+/** Exits before it is ready that make a crash loop (it will not come up by itself). */
+const CRASH_LOOP = 3;
 
 interface RunningApp {
   key: string;
@@ -23,6 +29,10 @@ interface RunningApp {
   child: ChildProcess | undefined;
   stopping: boolean;
   restartDelay: number;
+  /** What it printed last (stdout and stderr), for the messages about its failures. */
+  lastLines: string[];
+  /** Exit codes since the last time it was ready. */
+  exits: (number | null)[];
 }
 
 function freePort(): Promise<number> {
@@ -50,14 +60,49 @@ function canConnect(app: RunningApp): Promise<boolean> {
 }
 
 /**
+ * Whether the app answers: for an HTTP app, a GET of `ready_path` that is not a 5xx (an
+ * app server that binds and then fails to import its app is not ready: gunicorn binds
+ * first); for uwsgi and FastCGI, a connection.
+ */
+function isReady(app: RunningApp): Promise<boolean> {
+  if (app.cfg.protocol !== "http") return canConnect(app);
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        ...(app.socketPath ? { socketPath: app.socketPath } : { host: "127.0.0.1", port: app.port! }),
+        path: app.cfg.ready_path,
+        headers: { Host: "localhost", "User-Agent": "wharf-readiness" },
+        timeout: 5000,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 500) < 500);
+      },
+    );
+    req.once("error", () => resolve(false));
+    req.once("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+/** The program a command line starts (its first word), for messages. */
+function programOf(command: string): string {
+  return command.trim().split(/\s+/)[0] ?? command;
+}
+
+/**
  * Supervises the app processes that `proxy: { app: … }` handlers name: gives each a socket
- * or port, starts it, waits until it accepts connections, restarts it with backoff when it
- * exits, forwards its output to the log, and stops it (its whole process group) on shutdown.
- * Runs in the primary; workers only see the resulting upstream address.
+ * or port, starts it, waits until it answers, restarts it with backoff when it exits,
+ * forwards its output to the log, and stops it (its whole process group) on shutdown.
+ * Runs in the primary; workers only see the resulting upstream address. An app never
+ * outlives wharf: it gets SIGKILL when the primary dies, however it dies (setpriv's
+ * parent-death signal, where setpriv is installed).
  */
 export class AppSupervisor {
   readonly #apps = new Map<string, RunningApp>();
   readonly #log: Logger;
+  readonly #setpriv = existsSync("/usr/bin/setpriv") ? "/usr/bin/setpriv" : undefined;
   #count = 0;
 
   constructor(log: Logger) {
@@ -118,29 +163,53 @@ export class AppSupervisor {
       child: undefined,
       stopping: false,
       restartDelay: 250,
+      lastLines: [],
+      exits: [],
     };
     this.#apps.set(key, app);
     this.#spawn(app);
     const deadline = Date.now() + cfg.start_timeout;
-    while (!(await canConnect(app))) {
-      if (Date.now() > deadline || app.stopping) {
+    for (;;) {
+      const why = this.#hopeless(app);
+      if (why === undefined && (await isReady(app))) break;
+      if (why !== undefined || Date.now() > deadline || app.stopping) {
         await this.#stop(app);
         throw new WharfError(
           "WHARF_ERR_APP_START",
-          `app did not accept connections within ${cfg.start_timeout} ms: ${command}`,
+          (why ?? `the app did not answer within ${cfg.start_timeout} ms: ${command}`) + this.#printed(app),
         );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+    app.exits = [];
     this.#log.info("app ready", { app: n, command, upstream });
     return app;
+  }
+
+  /** Why the app will not come up by waiting longer, if that is clear already. */
+  #hopeless(app: RunningApp): string | undefined {
+    const last = app.exits.at(-1);
+    if (last === 127) return `the app's command was not found: ${programOf(app.command)} (exit 127)`;
+    if (last === 126) return `the app's command cannot be run: ${programOf(app.command)} (exit 126)`;
+    if (app.exits.length >= CRASH_LOOP)
+      return `the app exited ${app.exits.length} times before it was ready (last exit code ${last}): ${app.command}`;
+    return undefined;
+  }
+
+  /** What the app printed last, as lines to append to a message. */
+  #printed(app: RunningApp): string {
+    if (app.lastLines.length === 0) return "";
+    return `\nits last output:\n${app.lastLines.map((l) => `  ${l}`).join("\n")}`;
   }
 
   #spawn(app: RunningApp): void {
     if (app.socketPath) rmSync(app.socketPath, { force: true });
     const startedAt = Date.now();
-    // Its own process group, so a stop reaches the app's own workers too.
-    const child = spawn("/bin/sh", ["-c", `exec ${app.command}`], {
+    const shell = ["/bin/sh", "-c", `exec ${app.command}`];
+    // Its own process group, so a stop reaches the app's own workers too; and SIGKILL when
+    // the primary dies, so a killed wharf leaves no app behind.
+    const [file, ...args] = this.#setpriv ? [this.#setpriv, "--pdeathsig", "KILL", "--", ...shell] : shell;
+    const child = spawn(file!, args, {
       cwd: app.cfg.cwd ?? process.cwd(),
       env: { ...process.env, ...app.cfg.env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -152,7 +221,11 @@ export class AppSupervisor {
       ["stdout", child.stdout],
       ["stderr", child.stderr],
     ] as const) {
-      createInterface({ input: stream }).on("line", (line) => log.info("app output", { stream: name, line }));
+      createInterface({ input: stream }).on("line", (line) => {
+        app.lastLines.push(line);
+        if (app.lastLines.length > LAST_LINES) app.lastLines.shift();
+        log.info("app output", { stream: name, line });
+      });
     }
     child.once("exit", (code, signal) => {
       app.child = undefined;
@@ -161,9 +234,15 @@ export class AppSupervisor {
         process.kill(-child.pid!, "SIGKILL");
       } catch {}
       if (app.stopping) return;
+      app.exits.push(code);
       const uptime = Date.now() - startedAt;
       app.restartDelay = uptime > 30_000 ? 250 : Math.min(app.restartDelay * 2, 10_000);
-      log.warn("app exited; restarting", { code, signal, in_ms: app.restartDelay });
+      log.warn("app exited; restarting", {
+        code,
+        signal,
+        in_ms: app.restartDelay,
+        last_output: app.lastLines.slice(-5),
+      });
       setTimeout(() => {
         if (!app.stopping) this.#spawn(app);
       }, app.restartDelay).unref();

@@ -4,6 +4,7 @@ import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
+import { describeListenError } from "./listen-errors.ts";
 import type { ChallengeMessage, ToPrimary, ToWorker } from "./messages.ts";
 
 export interface PrimaryOptions {
@@ -116,6 +117,8 @@ export class Primary implements PrimaryControl {
   #ticketKeys: string;
   /** Worker restarts since start (replacements of workers that died). */
   restarts = 0;
+  /** A failed start ends without the usual shutdown lines (the error said it all). */
+  #quiet = false;
 
   constructor(opts: PrimaryOptions) {
     this.#opts = opts;
@@ -191,7 +194,7 @@ export class Primary implements PrimaryControl {
     this.#shuttingDown = true;
     this.#exitCode = code;
     const timeout = this.#config.server.shutdown_timeout;
-    this.#log.info("shutting down", { timeout_ms: timeout });
+    if (!this.#quiet) this.#log.info("shutting down", { timeout_ms: timeout });
     const workers = this.#live();
     if (workers.length === 0) return this.#finish();
     for (const w of workers) this.#send(w, { type: "shutdown", timeout });
@@ -245,8 +248,11 @@ export class Primary implements PrimaryControl {
         return this.#opts.onCertRequest?.(msg.name);
       case "failed":
         if (!this.#started) {
-          this.#log.error("cannot start", { error: msg.error, code: msg.code });
-          this.#opts.onFatal?.(msg.error);
+          // One plain line for the person at the terminal (the CLI prints it); the log
+          // keeps the record, below the terminal's default level.
+          this.#log.debug("cannot start", { error: msg.error, code: msg.code });
+          this.#quiet = true;
+          this.#opts.onFatal?.(describeListenError(msg.code, msg.error));
           void this.shutdown(1);
           return;
         }
@@ -305,7 +311,7 @@ export class Primary implements PrimaryControl {
   async #finish(): Promise<void> {
     if (this.#killTimer) clearTimeout(this.#killTimer);
     await this.#opts.afterStop?.().catch((err: unknown) => this.#log.error("stopping apps failed", { err }));
-    this.#log.info("stopped");
+    if (!this.#quiet) this.#log.info("stopped");
     this.#resolveExit(this.#exitCode);
   }
 }

@@ -11,6 +11,8 @@ export interface ServeOptions {
   prefork?: Prefork | undefined;
   /** Overrides `server.engine` (WHARF_ENGINE, for the test suite). */
   engine?: WharfConfig["server"]["engine"] | undefined;
+  /** Overrides `server.log_level` (WHARF_LOG_LEVEL). */
+  logLevel?: WharfConfig["server"]["log_level"] | undefined;
   /** Told why the server could not start. */
   onFatal?: (message: string) => void;
 }
@@ -22,7 +24,10 @@ export interface ServeOptions {
  * the exit code.
  */
 export async function serve(config: WharfConfig, opts: ServeOptions = {}): Promise<number> {
-  const log = createLogger({ level: config.server.log_level, fields: { pid: process.pid, role: "primary" } });
+  const log = createLogger({
+    level: opts.logLevel ?? config.server.log_level,
+    fields: { pid: process.pid, role: "primary" },
+  });
   let primary: Primary | undefined;
   // The config as loaded; apps and certificates fill in upstreams and certificate paths from it.
   let loaded = config;
@@ -40,6 +45,7 @@ export async function serve(config: WharfConfig, opts: ServeOptions = {}): Promi
   const prepare = async (c: WharfConfig) => {
     let out = await apps.prepare(c);
     if (opts.engine !== undefined) out = { ...out, server: { ...out.server, engine: opts.engine } };
+    if (opts.logLevel !== undefined) out = { ...out, server: { ...out.server, log_level: opts.logLevel } };
     return certs.prepare(out);
   };
   let prepared: WharfConfig;

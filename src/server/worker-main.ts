@@ -24,6 +24,7 @@ async function stop(timeout: number): Promise<void> {
 process.on("message", (msg: ToWorker) => {
   switch (msg.type) {
     case "config":
+      log.setLevel(msg.config.server.log_level);
       host.apply(msg.config).then(
         () => tell({ type: "ready", seq: msg.seq, addresses: host.boundAddresses() }),
         (err: NodeJS.ErrnoException) =>

@@ -41,12 +41,10 @@ test(
       await page.reload({ waitUntil: "load" });
       assert.deepEqual(failed, []);
       // The HTML is served with Cache-Control: no-cache, so the browser must revalidate it.
-      const log = w.stdout().slice(mark);
-      assert.match(
-        log,
-        /"GET \/ HTTP\/1\.1" 304 0 /,
-        `access log after reload:\n${log}\nresponses: ${statuses.join("\n")}`,
-      );
+      const log = await w
+        .waitForStdout(/"GET \/ HTTP\/1\.1" 304 0 /, mark)
+        .catch((err: Error) => assert.fail(`${err.message}\nresponses: ${statuses.join("\n")}`));
+      assert.match(log, /"GET \/ HTTP\/1\.1" 304 0 /);
     } finally {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -28,6 +28,11 @@ export interface Running {
   stderr: () => string;
   /** Resolves when a stderr JSON log line with this `msg` appears (after `from` characters). */
   waitForLog: (msg: string, from?: number, timeoutMs?: number) => Promise<Record<string, unknown>>;
+  /**
+   * Resolves with stdout from `from` on once it matches `re` (access-log lines come from
+   * the workers a moment after the response): never read a log line right after a request.
+   */
+  waitForStdout: (re: RegExp, from?: number, timeoutMs?: number) => Promise<string>;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
@@ -74,6 +79,18 @@ export async function startWharf(
       };
       check();
     });
+  const waitForStdout = (re: RegExp, from = 0, timeoutMs = 10_000) =>
+    new Promise<string>((res, rej) => {
+      const t0 = Date.now();
+      const check = () => {
+        const text = out.slice(from);
+        if (re.test(text)) return res(text);
+        if (Date.now() - t0 > timeoutMs)
+          return rej(new Error(`stdout did not match ${re} within ${timeoutMs} ms:\n${text}`));
+        setTimeout(check, 20);
+      };
+      check();
+    });
   const running: Running = {
     proc,
     port,
@@ -81,6 +98,7 @@ export async function startWharf(
     stdout: () => out,
     stderr: () => err,
     waitForLog,
+    waitForStdout,
     stop: async (signal = "SIGTERM") => {
       if (proc.exitCode !== null) return proc.exitCode;
       proc.kill(signal);
@@ -128,4 +146,43 @@ export function makeTree(files: Record<string, string | Buffer>): { dir: string;
     writeFileSync(abs, content);
   }
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * `wharf serve DIR` over HTTPS (HTTP/2 and HTTP/1.1) with a fresh self-signed certificate
+ * for localhost and 127.0.0.1, one worker, no access log; `ca` is the certificate to trust.
+ */
+export async function startTlsWharf(
+  dir: string,
+  extra: string[] = [],
+): Promise<Running & { ca: Buffer; cert: string; key: string }> {
+  const { makeCert } = await import("./certs.ts");
+  const certDir = mkdtempSync(join(tmpdir(), "wharf-cert-"));
+  const c = makeCert(certDir, "site", ["localhost", "127.0.0.1"], 365);
+  const w = await startWharf([
+    "serve",
+    dir,
+    "--listen",
+    "127.0.0.1:{port}",
+    "--workers",
+    "1",
+    "--quiet",
+    "--tls-cert",
+    c.cert,
+    "--tls-key",
+    c.key,
+    ...extra,
+  ]);
+  const stop = w.stop;
+  return {
+    ...w,
+    ca: readFileSync(c.cert),
+    cert: c.cert,
+    key: c.key,
+    stop: async (signal) => {
+      const code = await stop(signal);
+      rmSync(certDir, { recursive: true, force: true });
+      return code;
+    },
+  };
 }

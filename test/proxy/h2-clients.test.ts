@@ -5,9 +5,9 @@ import { createServer } from "node:http";
 import { type ClientHttp2Session, connect } from "node:http2";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type AppServer, gunicorn, pattern } from "../helpers/appserver.ts";
+import { pattern } from "../helpers/appserver.ts";
 import { makeCert } from "../helpers/certs.ts";
-import { needs } from "../helpers/tools.ts";
+import { type NodeUpstream, nodeUpstream } from "../helpers/node-upstream.ts";
 import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -42,8 +42,8 @@ function exchange(
   });
 }
 
-describe("reverse proxy for HTTP/2 clients", needs("gunicorn"), () => {
-  let app: AppServer;
+describe("reverse proxy for HTTP/2 clients", () => {
+  let app: NodeUpstream;
   let hop: ReturnType<typeof createServer>;
   let w: Running;
   let tree: ReturnType<typeof makeTree>;
@@ -57,7 +57,7 @@ describe("reverse proxy for HTTP/2 clients", needs("gunicorn"), () => {
       freePort(),
     ]);
     tree = makeTree({});
-    app = await gunicorn({ port: appPort }, { APP_NAME: "h2" });
+    app = await nodeUpstream("h2", appPort);
     hop = createServer((_req, res) => {
       // An upstream that sends HTTP/1.1 connection fields, which HTTP/2 must not carry.
       res.setHeader("Connection", "keep-alive, X-Secret-Hop");
@@ -68,12 +68,19 @@ describe("reverse proxy for HTTP/2 clients", needs("gunicorn"), () => {
       res.end("hop\n");
     });
     await new Promise<void>((r) => hop.listen(hopPort, "127.0.0.1", r));
-    const c = makeCert(tree.dir, "c", ["localhost", "127.0.0.1", "app.test", "hop.test", "down.test"]);
-    const site = (host: string, to: number) =>
-      `  - hosts: [${host}]\n    listen: ["127.0.0.1:${port}"]\n    access_log: off\n    tls: { cert: ${c.cert}, key: ${c.key} }\n    routes: [{ proxy: { to: ["http://127.0.0.1:${to}"] } }]\n`;
+    const c = makeCert(tree.dir, "c", [
+      "localhost",
+      "127.0.0.1",
+      "app.test",
+      "hop.test",
+      "down.test",
+      "logged.test",
+    ]);
+    const site = (host: string, to: number, log = "off") =>
+      `  - hosts: [${host}]\n    listen: ["127.0.0.1:${port}"]\n    access_log: ${log}\n    tls: { cert: ${c.cert}, key: ${c.key} }\n    routes: [{ proxy: { to: ["http://127.0.0.1:${to}"] } }]\n`;
     writeFileSync(
       join(tree.dir, "wharf.yaml"),
-      `server: { workers: 1, limits: { max_body_size: 64MB } }\nsites:\n${site("app.test", appPort)}${site("hop.test", hopPort)}${site("down.test", deadPort)}`,
+      `server: { workers: 1, limits: { max_body_size: 64MB } }\nsites:\n${site("app.test", appPort)}${site("hop.test", hopPort)}${site("down.test", deadPort)}${site("logged.test", appPort, "{ format: combined, output: stdout }")}`,
     );
     w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], { port });
     s = connect(`https://127.0.0.1:${port}`, { ca: readFileSync(c.cert) });
@@ -82,7 +89,7 @@ describe("reverse proxy for HTTP/2 clients", needs("gunicorn"), () => {
   after(async () => {
     s?.close();
     await w?.stop();
-    await app?.stop();
+    await app?.close();
     hop?.close();
     tree?.cleanup();
   });
@@ -130,5 +137,24 @@ describe("reverse proxy for HTTP/2 clients", needs("gunicorn"), () => {
     assert.equal(r.status, 502);
     assert.match(r.body.toString(), /request id/);
     assert.equal((await exchange(s, { ":path": "/echo", ":authority": "app.test" })).status, 200);
+  });
+
+  test("X-Forwarded-Host keeps the port of :authority (HTTP/2 has no Host field)", async () => {
+    const r = await exchange(s, { ":path": "/echo", ":authority": "app.test:8443" });
+    const seen = JSON.parse(r.body.toString());
+    assert.equal(seen.headers.Host, "app.test:8443");
+    assert.equal(seen.headers["X-Forwarded-Host"], "app.test:8443", "as HTTP/1.1 sends it");
+  });
+
+  test("HTTP/2 access-log lines carry the client's address", async () => {
+    const mark = w.stdout().length;
+    const r = await exchange(
+      s,
+      { ":method": "POST", ":path": "/echo", ":authority": "logged.test" },
+      Buffer.from("x"),
+    );
+    assert.equal(r.status, 200);
+    const line = await w.waitForStdout(/"POST \/echo HTTP\/2\.0"/, mark);
+    assert.match(line, /^127\.0\.0\.1 - - \[/m);
   });
 });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { makeCert } from "../helpers/certs.ts";
 import { request } from "../helpers/http.ts";
+import { eventually } from "../helpers/wait.ts";
 import { freePort, makeTree, startWharf } from "../helpers/wharf.ts";
 
 test("https upstreams are verified (custom CA, SNI); active health checks take a failing upstream out", async () => {
@@ -56,11 +57,14 @@ sites:
     assert.equal(ok.body.toString(), "secure app.internal /x", "SNI names the configured server");
     const refused = await request(w.base, "/x", { headers: { Host: "unverified.test" } });
     assert.equal(refused.status, 502, "a certificate the proxy cannot verify is refused");
-    await new Promise((r) => setTimeout(r, 400));
-    const bodies = new Set<string>();
-    for (let i = 0; i < 8; i++)
-      bodies.add((await request(w.base, "/", { headers: { Host: "health.test" } })).body.toString());
-    assert.deepEqual([...bodies], ["well"]);
+    // Once the first checks are in, requests go only to the healthy upstream.
+    const sample = async () => {
+      const bodies = new Set<string>();
+      for (let i = 0; i < 8; i++)
+        bodies.add((await request(w.base, "/", { headers: { Host: "health.test" } })).body.toString());
+      return [...bodies].join(",") === "well" ? bodies : undefined;
+    };
+    assert.deepEqual([...(await eventually(sample, 5000, "only the healthy upstream"))], ["well"]);
   } finally {
     await w.stop();
     secure.close();

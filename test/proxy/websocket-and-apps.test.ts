@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { PYAPP } from "../helpers/appserver.ts";
 import { raw, request } from "../helpers/http.ts";
+import { alive, descendants } from "../helpers/processes.ts";
 import { needs } from "../helpers/tools.ts";
 import { freePort, makeTree, startWharf } from "../helpers/wharf.ts";
 import { wsEchoServer } from "../helpers/ws-echo.ts";
@@ -85,9 +85,10 @@ test("WebSocket to a dead upstream → 502", async () => {
 
 test(
   "wharf serve DIR --app: static files first, the app for the rest; the app is restarted and stopped",
-  needs("gunicorn"),
+  needs("gunicorn", "python3:flask"),
   async () => {
     const tree = makeTree({ "static/style.css": "body{}\n" });
+    let appPids: number[] = [];
     const w = await startWharf(
       [
         "serve",
@@ -114,12 +115,11 @@ test(
 
       const ready = /"msg":"app ready"[^\n]*"upstream":"unix:([^"]+)"/.exec(w.stderr());
       assert.ok(ready, "the app's socket is logged");
-      const gunicornMaster = execFileSync("pgrep", ["-f", `gunicorn -b unix:${ready[1]}`])
-        .toString()
-        .trim()
-        .split("\n")[0]!;
+      const mine = () =>
+        descendants(w.proc.pid!).filter((p) => p.args.includes(`gunicorn -b unix:${ready[1]}`));
+      const gunicornMaster = mine()[0]!.pid;
       const mark = w.stderr().length;
-      process.kill(Number(gunicornMaster), "SIGKILL");
+      process.kill(gunicornMaster, "SIGKILL");
       await w.waitForLog("app exited; restarting", mark);
       let ok = false;
       for (let i = 0; i < 100 && !ok; i++) {
@@ -128,19 +128,21 @@ test(
       }
       assert.ok(ok, "the restarted app answers");
       assert.match(w.stderr(), /"msg":"app output".*Booting worker/, "the app's output reaches the log");
+      appPids = mine().map((p) => p.pid);
+      assert.ok(appPids.length >= 2, "the restarted app's master and worker run under wharf");
     } finally {
       assert.equal(await w.stop(), 0);
       tree.cleanup();
     }
-    let left = "";
-    try {
-      left = execFileSync("pgrep", ["-f", "gunicorn -b unix:"]).toString();
-    } catch {}
-    assert.equal(left, "", "the app was stopped with wharf");
+    assert.deepEqual(
+      appPids.filter((pid) => alive(pid)),
+      [],
+      "the app was stopped with wharf",
+    );
   },
 );
 
-test("proxy config with app: uwsgi protocol on a socket", needs("uwsgi"), async () => {
+test("proxy config with app: uwsgi protocol on a socket", needs("uwsgi", "python3:flask"), async () => {
   const tree = makeTree({});
   const port = await freePort();
   writeFileSync(
@@ -170,38 +172,43 @@ sites:
   }
 });
 
-test("wharf proxy --to a,b and the body limit (413) on chunked uploads", needs("gunicorn"), async () => {
-  const { gunicorn } = await import("../helpers/appserver.ts");
-  const [pa, pb] = [await freePort(), await freePort()];
-  const [a, b] = await Promise.all([
-    gunicorn({ port: pa }, { APP_NAME: "a" }, 1),
-    gunicorn({ port: pb }, { APP_NAME: "b" }, 1),
-  ]);
-  const w = await startWharf([
-    "proxy",
-    "--to",
-    `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`,
-    "--listen",
-    "127.0.0.1:{port}",
-    "--workers",
-    "1",
-    "--quiet",
-  ]);
-  try {
-    const names = new Set<string>();
-    for (let i = 0; i < 4; i++) names.add(JSON.parse((await request(w.base, "/echo")).body.toString()).name);
-    assert.deepEqual([...names].sort(), ["a", "b"]);
-    const big = "x".repeat(1024 * 1024);
-    const chunks = Array.from({ length: 12 }, () => `${(big.length).toString(16)}\r\n${big}\r\n`);
-    const r = await raw(w.port, [
-      "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
-      ...chunks,
-      "0\r\n\r\n",
+test(
+  "wharf proxy --to a,b and the body limit (413) on chunked uploads",
+  needs("gunicorn", "python3:flask"),
+  async () => {
+    const { gunicorn } = await import("../helpers/appserver.ts");
+    const [pa, pb] = [await freePort(), await freePort()];
+    const [a, b] = await Promise.all([
+      gunicorn({ port: pa }, { APP_NAME: "a" }, 1),
+      gunicorn({ port: pb }, { APP_NAME: "b" }, 1),
     ]);
-    assert.match(r.text, /^HTTP\/1.1 413 /);
-    assert.ok(!r.timedOut, "the connection is closed after the 413 (the rest of the body is not read)");
-  } finally {
-    await w.stop();
-    await Promise.all([a.stop(), b.stop()]);
-  }
-});
+    const w = await startWharf([
+      "proxy",
+      "--to",
+      `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`,
+      "--listen",
+      "127.0.0.1:{port}",
+      "--workers",
+      "1",
+      "--quiet",
+    ]);
+    try {
+      const names = new Set<string>();
+      for (let i = 0; i < 4; i++)
+        names.add(JSON.parse((await request(w.base, "/echo")).body.toString()).name);
+      assert.deepEqual([...names].sort(), ["a", "b"]);
+      const big = "x".repeat(1024 * 1024);
+      const chunks = Array.from({ length: 12 }, () => `${(big.length).toString(16)}\r\n${big}\r\n`);
+      const r = await raw(w.port, [
+        "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ...chunks,
+        "0\r\n\r\n",
+      ]);
+      assert.match(r.text, /^HTTP\/1.1 413 /);
+      assert.ok(!r.timedOut, "the connection is closed after the 413 (the rest of the body is not read)");
+    } finally {
+      await w.stop();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  },
+);

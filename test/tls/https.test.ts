@@ -12,7 +12,7 @@ import { makeCert } from "../helpers/certs.ts";
 import { h2request, h2session } from "../helpers/h2.ts";
 import { request } from "../helpers/http.ts";
 import { needs } from "../helpers/tools.ts";
-import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
+import { freePort, makeTree, type Running, startTlsWharf, startWharf } from "../helpers/wharf.ts";
 
 const run = promisify(execFile);
 
@@ -226,22 +226,9 @@ test(
   { timeout: 20_000 },
   async () => {
     const tree = makeTree({ "big.bin": Buffer.alloc(4 * 1024 * 1024, 3) });
-    const c = makeCert(tree.dir, "c", ["localhost", "127.0.0.1"]);
-    const w = await startWharf([
-      "serve",
-      tree.dir,
-      "--listen",
-      "127.0.0.1:{port}",
-      "--workers",
-      "1",
-      "--quiet",
-      "--tls-cert",
-      c.cert,
-      "--tls-key",
-      c.key,
-    ]);
+    const w = await startTlsWharf(tree.dir);
     try {
-      const s = await h2session(`https://127.0.0.1:${w.port}`, readFileSync(c.cert));
+      const s = await h2session(`https://127.0.0.1:${w.port}`, w.ca);
       let goaway = false;
       s.on("goaway", () => {
         goaway = true;

@@ -4,9 +4,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { makeCert } from "../helpers/certs.ts";
 import { needs } from "../helpers/tools.ts";
-import { makeTree, ROOT, startWharf } from "../helpers/wharf.ts";
+import { makeTree, ROOT, startTlsWharf } from "../helpers/wharf.ts";
 
 const run = promisify(execFile);
 
@@ -15,20 +14,7 @@ test(
   { ...needs("testssl"), timeout: 600_000 },
   async () => {
     const tree = makeTree({});
-    const c = makeCert(tree.dir, "site", ["localhost", "127.0.0.1"], 365);
-    const w = await startWharf([
-      "serve",
-      join(ROOT, "examples/site"),
-      "--listen",
-      "127.0.0.1:{port}",
-      "--workers",
-      "1",
-      "--quiet",
-      "--tls-cert",
-      c.cert,
-      "--tls-key",
-      c.key,
-    ]);
+    const w = await startTlsWharf(join(ROOT, "examples/site"));
     try {
       const json = join(tree.dir, "testssl.json");
       await run(

@@ -110,7 +110,7 @@ export function upstreamHeaders(
     if (lower === "via" || lower === "expect") continue;
     out.push([name, value]);
   }
-  const clientHost = ex.header("host") ?? ex.host;
+  const clientHost = requestAuthority(ex);
   out.push(["X-Forwarded-For", xff ? `${xff}, ${peer}` : peer]);
   out.push(["X-Forwarded-Proto", xfProto ?? ex.scheme]);
   out.push(["X-Forwarded-Host", xfHost ?? clientHost]);
@@ -123,4 +123,12 @@ export function upstreamHeaders(
   out.push(["Via", via ? `${via}, ${ex.httpVersion} wharf` : `${ex.httpVersion} wharf`]);
   out.push(["X-Request-Id", requestId ?? ex.id]);
   return out;
+}
+
+/**
+ * The authority the client asked for, port included: Host on HTTP/1.1, `:authority` on
+ * HTTP/2 (which has no Host field), else the routed host name.
+ */
+export function requestAuthority(ex: Exchange): string {
+  return ex.header("host") ?? ex.header(":authority") ?? ex.host;
 }

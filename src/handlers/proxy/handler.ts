@@ -29,6 +29,9 @@ import { uwsgiTransport } from "./transport-uwsgi.ts";
 import { proxyUpgrade, type UpgradeContext } from "./upgrade.ts";
 import { Upstream } from "./upstream.ts";
 
+/** How often a request waiting for a restarting app tries again. */
+const APP_RETRY_MS = 250;
+
 /**
  * The reverse proxy handler, as Caddy's reverseproxy is laid out: this file provisions
  * (upstreams, their transports, health checks) and closes, and runs the attempts of a
@@ -110,10 +113,19 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     const tried = new Set<Upstream>();
     let lastError: UpstreamError | undefined;
     let resetRetried = false;
-    for (let attempt = 0; attempt < cfg.tries; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       if (attempt > 0 && Date.now() - started > cfg.try_duration) break;
-      const list = candidates(tried);
-      if (list.length === 0) break;
+      let list = candidates(tried);
+      if (list.length === 0 || attempt >= cfg.tries) {
+        // A supervised app refuses connections while it restarts: wait for it, within
+        // try_duration, rather than answer 502 (as Caddy's lb_try_interval does).
+        const restarting = cfg.app !== undefined && lastError?.kind === "connect";
+        if (!restarting || Date.now() - started + APP_RETRY_MS > cfg.try_duration) break;
+        await new Promise((r) => setTimeout(r, APP_RETRY_MS));
+        if (abort.signal.aborted) return;
+        tried.clear();
+        list = candidates(tried);
+      }
       const u = select(list, { clientIp: ex.remoteAddress, cookie });
       tried.add(u);
       const req: UpstreamRequest = {

@@ -1,7 +1,7 @@
 import { WharfError } from "../../core/errors.ts";
 import type { Exchange } from "../../http/exchange.ts";
 import { type BufferedBody, bufferBody } from "./buffer-body.ts";
-import { upstreamHeaders } from "./forwarded.ts";
+import { requestAuthority, upstreamHeaders } from "./forwarded.ts";
 import type { ProxyConfig } from "./schema.ts";
 import type { CgiInfo } from "./transport.ts";
 import type { Upstream } from "./upstream.ts";
@@ -128,7 +128,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 function serverPort(ex: Exchange): string {
-  const m = /:(\d+)$/.exec(ex.header("host") ?? "");
+  const m = /:(\d+)$/.exec(requestAuthority(ex));
   return m ? m[1]! : ex.scheme === "https" ? "443" : "80";
 }
 

@@ -55,7 +55,10 @@ export function proxySchema(ctx: SchemaContext) {
           env: z.record(z.string(), z.string()).default({}),
           /** How the app is spoken to: http (default) or uwsgi / fastcgi on the socket or port. */
           protocol: z.enum(["http", "uwsgi", "fastcgi"]).default("http"),
+          /** How long the app has to become ready. */
           start_timeout: duration.default(30_000),
+          /** Ready means a GET of this path answers, with anything but a 5xx (http apps). */
+          ready_path: z.string().startsWith("/").default("/"),
         })
         .optional(),
       policy: z

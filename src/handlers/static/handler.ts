@@ -1,5 +1,6 @@
 import { realpathSync } from "node:fs";
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
 import { performance } from "node:perf_hooks";
 import { compileGlob } from "../../core/glob.ts";
 import { sendError } from "../../http/error-page.ts";
@@ -45,8 +46,19 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
   };
   const cache = new FileCache(cfg.cache.entries, cfg.cache.size + cfg.compress.cache_size);
   const rules = cfg.cache_control.map((r) => ({ test: compileGlob(r.match), value: r.value }));
-  const cacheControlFor = (path: string) => rules.find((r) => r.test(path))?.value;
+  /** The policy for a URL path, or for the file it names (`/docs/` → `/docs/index.html`). */
+  const cacheControlFor = (urlPath: string, file: string) => {
+    const filePath = `/${relative(resolveOpts.root, file).split(sep).join("/")}`;
+    return rules.find((r) => r.test(urlPath) || r.test(filePath))?.value;
+  };
   const log = ctx.log;
+  const strip = cfg.strip_prefix;
+  /** The path under `root` a request names (after `strip_prefix`), or undefined when it is not under the prefix. */
+  const keyOf = (path: string): string | undefined => {
+    if (strip === undefined) return path;
+    if (path === strip) return "/";
+    return path.startsWith(`${strip}/`) ? path.slice(strip.length) : undefined;
+  };
 
   function handle(ex: Exchange, next: Next): void | Promise<void> {
     const method = ex.method;
@@ -56,9 +68,11 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
       if (method === "OPTIONS") return ex.send(204);
       return sendError(ex, 405);
     }
-    const slot = cache.get(ex.path);
+    const key = keyOf(ex.path);
+    if (key === undefined) return notFound(ex, next, ex.path);
+    const slot = cache.get(key);
     if (slot !== undefined && isFresh(slot, ex.startedAt)) return serve(ex, slot);
-    return lookup(ex, next, slot);
+    return lookup(ex, next, key, slot);
   }
 
   /** Whether `slot` was checked against the disk recently enough, as of `now` (performance.now()). */
@@ -98,27 +112,31 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
     const found = await resolveFile(key, resolveOpts, fsFns);
     if (found.kind !== "file") return found;
     const entry = await buildEntry(found.path, found.stat, entryOpts, performance.now());
-    const slot: Slot = { entry, cacheControl: cacheControlFor(key) };
+    const slot: Slot = { entry, cacheControl: cacheControlFor(key, found.path) };
     cache.set(key, slot);
     return slot;
   }
 
-  async function lookup(ex: Exchange, next: Next, stale: Slot | undefined): Promise<void> {
-    const found = await slotFor(ex.path, stale);
+  async function lookup(ex: Exchange, next: Next, key: string, stale: Slot | undefined): Promise<void> {
+    const found = await slotFor(key, stale);
     if ("entry" in found) return serve(ex, found);
     switch (found.kind) {
       case "add-slash":
+        // With a route after this one (an app), a directory without an index file is not
+        // this handler's to answer: it must not shadow the app's own `/admin`.
+        if (cfg.fallthrough && !cfg.browse && !("entry" in (await slotFor(`${key}/`, undefined))))
+          return notFound(ex, next, join(resolveOpts.root, key));
         ex.setHeader("Location", `${ex.rawPath}/${ex.query}`);
         return sendError(ex, 301);
       case "directory":
         if (cfg.browse) return sendListing(ex, found.path);
-        return notFound(ex, next);
+        return notFound(ex, next, found.path);
       case "not-found":
-        return notFound(ex, next);
+        return notFound(ex, next, join(resolveOpts.root, key));
     }
   }
 
-  async function notFound(ex: Exchange, next: Next): Promise<void> {
+  async function notFound(ex: Exchange, next: Next, tried: string): Promise<void> {
     if (cfg.fallthrough) return next();
     if (cfg.spa !== false && ex.path !== cfg.spa) {
       // The SPA page is cached like any file, so every unknown path is not a fresh read.
@@ -127,6 +145,8 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
         cached !== undefined && isFresh(cached, performance.now()) ? cached : await slotFor(cfg.spa, cached);
       if ("entry" in page) return serve(ex, page);
     }
+    // Which file was looked for: what an operator needs to see why a path is a 404.
+    log.debug("static: no such file", { path: ex.path, file: tried, request_id: ex.id });
     sendError(ex, 404);
   }
 

@@ -6,6 +6,15 @@ export function staticSchema(ctx: SchemaContext) {
   return z.strictObject({
     /** Directory files are served from. */
     root: fsPath(ctx, "directory"),
+    /**
+     * A URL prefix taken off the path before it is looked up under `root` (nginx's `alias`,
+     * Caddy's `handle_path`): with `/static`, `/static/css/a.css` is `root/css/a.css`.
+     */
+    strip_prefix: z
+      .string()
+      .startsWith("/")
+      .transform((p) => p.replace(/\/+$/, ""))
+      .optional(),
     /** Index files tried, in order, for a directory. */
     index: stringList.default(["index.html"]),
     /** Directory listings (HTML or JSON by Accept) when no index file exists. */
@@ -33,7 +42,10 @@ export function staticSchema(ctx: SchemaContext) {
     cache_control: z
       .array(z.strictObject({ match: z.string().min(1), value: z.string().min(1) }))
       .default([]),
-    /** When no file matches, pass the request to the next route instead of answering 404. */
+    /**
+     * When no file matches, pass the request to the next route instead of answering 404
+     * (a directory without an index file counts as no file then, so it does not shadow an app).
+     */
     fallthrough: z.boolean().default(false),
     /** In-memory caches of file metadata and small files, checked against the disk every `revalidate`. */
     cache: z

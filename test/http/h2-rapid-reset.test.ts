@@ -1,29 +1,14 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
-import { makeCert } from "../helpers/certs.ts";
 import { h2request, h2session } from "../helpers/h2.ts";
-import { makeTree, startWharf } from "../helpers/wharf.ts";
+import { makeTree, startTlsWharf } from "../helpers/wharf.ts";
 
 test("HTTP/2 rapid reset (CVE-2023-44487): a client resetting streams in a burst is cut off; others are served", async () => {
   const tree = makeTree({ "www/index.html": "ok\n" });
-  const c = makeCert(tree.dir, "c", ["localhost", "127.0.0.1"]);
-  const w = await startWharf([
-    "serve",
-    `${tree.dir}/www`,
-    "--listen",
-    "127.0.0.1:{port}",
-    "--workers",
-    "1",
-    "--quiet",
-    "--tls-cert",
-    c.cert,
-    "--tls-key",
-    c.key,
-  ]);
+  const w = await startTlsWharf(`${tree.dir}/www`);
   try {
-    const ca = readFileSync(c.cert);
+    const ca = w.ca;
     // The attack on the wire: HEADERS then RST_STREAM(CANCEL), stream after stream.
     const sock = tlsConnect({
       host: "127.0.0.1",

@@ -351,6 +351,9 @@ sites:
         "public, max-age=31536000, immutable",
       );
       assert.equal((await client.request("/small.txt")).headers["cache-control"], undefined);
+      // A directory's index page is an HTML page like any other: `*.html` covers it.
+      assert.equal((await client.request("/")).headers["cache-control"], "no-cache");
+      assert.equal((await client.request("/dir/")).headers["cache-control"], "no-cache");
       const def = await client.request("/missing", { headers: { Host: "browse.test" } });
       assert.equal(def.status, 404);
       assert.match(def.body.toString(), /request id: [0-9a-f]+-[0-9a-z]+/);

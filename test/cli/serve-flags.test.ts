@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { request } from "../helpers/http.ts";
+import { eventually } from "../helpers/wait.ts";
 import { freePort, makeTree, startWharf } from "../helpers/wharf.ts";
 
 test("wharf serve --browse lists directories; --spa falls back to /index.html; access log on stdout", async () => {
@@ -24,9 +25,8 @@ test("wharf serve --browse lists directories; --spa falls back to /index.html; a
     const spa = await request(w.base, "/deep/link", { headers: { "User-Agent": "spa-test" } });
     assert.equal(spa.status, 200);
     assert.equal(spa.body.toString(), "<title>app</title>\n");
-    await new Promise((r) => setTimeout(r, 100));
     assert.match(
-      w.stdout(),
+      await w.waitForStdout(/deep\/link/),
       /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/deep\/link HTTP\/1\.1" 200 19 "-" "spa-test"$/m,
     );
   } finally {
@@ -79,11 +79,14 @@ sites:
       await request(w.base, "/a.txt", { headers: { Host: "logged.test", Referer: "http://r/" } });
     await request(w.base, "/a.txt", { headers: { Host: "other.test" } });
     await request(w.base, "/nope", { headers: { Host: "logged.test" } });
-    await new Promise((r) => setTimeout(r, 200));
-    const lines = readFileSync(join(tree.dir, "access.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const read = () =>
+      readFileSync(join(tree.dir, "access.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+    await eventually(() => read().length >= 21, 10_000, "21 access-log lines");
+    await new Promise((r) => setTimeout(r, 100)); // and no more than 21
+    const lines = read();
     assert.equal(lines.length, 21, "the other site logs nothing");
     assert.equal(lines.filter((l) => l.status === 200 && l.bytes === 5 && l.uri === "/a.txt").length, 20);
     const miss = lines.find((l) => l.status === 404);

@@ -20,7 +20,7 @@ const MODES = [
   { name: "HTTP over TCP", mode: "http-socket", scheme: "http", unix: false },
 ] as const;
 
-describe("reverse proxy to uWSGI", needs("uwsgi"), () => {
+describe("reverse proxy to uWSGI", needs("uwsgi", "python3:flask"), () => {
   const servers: AppServer[] = [];
   let w: Running;
   let tree: ReturnType<typeof makeTree>;
