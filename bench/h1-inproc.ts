@@ -14,6 +14,7 @@ import { loadHandlers } from "../src/handlers/index.ts";
 import { H1Connections } from "../src/http/h1-engine.ts";
 import { DEFAULT_LIMITS } from "../src/http/limits.ts";
 import { buildRuntime } from "../src/server/runtime.ts";
+import { localShared } from "../src/server/shared-host.ts";
 import { WorkerTls } from "../src/tls/worker-tls.ts";
 
 const args = process.argv.slice(2);
@@ -65,7 +66,7 @@ const config = await serveConfig(
 );
 const log = createLogger({ level: "error" });
 await loadHandlers(["static"]);
-const runtime = buildRuntime(config, log, new WorkerTls(log));
+const runtime = buildRuntime(config, log, new WorkerTls(log), localShared());
 const listener = [...runtime.listeners.values()][0]!;
 const conns = new H1Connections(DEFAULT_LIMITS, listener, log, "http");
 const sock = new MemorySocket();

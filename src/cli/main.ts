@@ -2,9 +2,16 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { WharfConfig } from "../config/types.ts";
 import { ConfigError, WharfError } from "../core/errors.ts";
-import { abandonPrefork, type Prefork, preforkWorker } from "../server/primary.ts";
-import { trust } from "./trust.ts";
-import { MAIN_HELP, PROXY_HELP, RUN_HELP, SERVE_HELP, TRUST_HELP, VALIDATE_HELP } from "./usage.ts";
+import type { Prefork } from "../server/primary.ts";
+import {
+  HASH_PASSWORD_HELP,
+  MAIN_HELP,
+  PROXY_HELP,
+  RUN_HELP,
+  SERVE_HELP,
+  TRUST_HELP,
+  VALIDATE_HELP,
+} from "./usage.ts";
 
 class UsageError extends WharfError {
   constructor(message: string) {
@@ -78,6 +85,8 @@ const loadConfigFile = async (file: string) => (await import("../config/load.ts"
 async function withPrefork(
   build: () => Promise<WharfConfig>,
 ): Promise<{ config: WharfConfig; prefork: Prefork }> {
+  // node:cluster and the primary load only for serving commands (validate stays light).
+  const { preforkWorker, abandonPrefork } = await import("../server/primary.ts");
   const prefork = preforkWorker();
   try {
     return { config: await build(), prefork };
@@ -220,7 +229,18 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parse(rest, {});
       if (values.help) return help(TRUST_HELP);
       const root = await (await import("../tls/internal-certs.ts")).ensureInternalCa();
+      const { trust } = await import("./trust.ts");
       process.stdout.write(`${await trust(root)}\n`);
+      return 0;
+    }
+    case "hash-password": {
+      const { values } = parse(rest, { algorithm: { type: "string" } });
+      if (values.help) return help(HASH_PASSWORD_HELP);
+      const algorithm = (values.algorithm as string | undefined) ?? "scrypt";
+      if (algorithm !== "scrypt" && algorithm !== "argon2id")
+        throw new UsageError(`--algorithm takes scrypt or argon2id, not ${algorithm}`);
+      const { hashPasswordCommand } = await import("./hash-password.ts");
+      process.stdout.write(`${await hashPasswordCommand(algorithm)}\n`);
       return 0;
     }
     case "validate": {

@@ -6,8 +6,9 @@ Usage:
   wharf proxy --to URL[,URL...]    reverse proxy to app servers (or --app "COMMAND")
   wharf run [--config FILE]        run from a config file (default ./wharf.yaml)
   wharf validate [--config FILE]   check a config file; prints "ok" or its errors
-  wharf trust                      print the internal CA's root certificate path; as root,
-                                   install it into the system's trust store
+  wharf trust                      install the internal CA's root for browsers (NSS) and,
+                                   as root, into the system's trust store
+  wharf hash-password              hash a password for basic_auth (from stdin, or asked)
   wharf --version                  print the version
   wharf --help                     this help; every command also takes --help
 
@@ -96,4 +97,14 @@ Creates wharf's internal certificate authority if it does not exist yet (used by
 certificate, and, when run as root, installs it into the system trust store
 (/usr/local/share/ca-certificates + update-ca-certificates). Browsers with their own
 store (Firefox, Chromium's NSS database) need it imported there too.
+`;
+
+export const HASH_PASSWORD_HELP = `Usage: wharf hash-password [--algorithm scrypt|argon2id]
+
+Reads a password (the first line of stdin, or asked twice at a terminal, not echoed) and
+prints its salted hash for basic_auth's users: scrypt (N=2^15, r=8, p=1) by default, or
+Argon2id (19 MiB, 2 passes). basic_auth also takes bcrypt ($2y$) and apr1 lines from an
+existing htpasswd file.
+
+  echo 'correct horse' | wharf hash-password
 `;

@@ -99,14 +99,18 @@ export async function serveConfig(flags: ServeFlags, cwd: string): Promise<Wharf
       },
     });
   }
-  if (flags.app) routes.push({ proxy: { app: { command: flags.app } } });
+  // The app's answers are compressed (the files have their own, cached compression).
+  if (flags.app) routes.push({ encode: {}, proxy: { app: { command: flags.app } } });
   return inFlagWords(() => validateConfigObject(oneSite(flags, routes), "command line", cwd), flags);
 }
 
 /** The canonical config of `wharf proxy --to URL[,URL…]` or `--app COMMAND`. */
 export async function proxyConfig(flags: ProxyFlags, cwd: string): Promise<WharfConfig> {
   const proxy = flags.app ? { app: { command: flags.app }, to: flags.to } : { to: flags.to };
-  return inFlagWords(() => validateConfigObject(oneSite(flags, [{ proxy }]), "command line", cwd), flags);
+  return inFlagWords(
+    () => validateConfigObject(oneSite(flags, [{ encode: {}, proxy }]), "command line", cwd),
+    flags,
+  );
 }
 
 /**
@@ -132,7 +136,7 @@ function flagFor(p: ConfigProblem, flags: ServeFlags | ProxyFlags): string {
     const statics = "statics" in flags ? (flags.statics ?? []) : [];
     const i = Number(route[1]);
     if (route[2] === "static") return i < statics.length ? `--static ${statics[i]!.prefix}/` : "DIR";
-    if (route[2] === "proxy") return /\.app\b/.test(path) ? "--app" : "--to";
+    if (route[2] === "proxy" || route[2] === "handle") return /\.app\b/.test(path) ? "--app" : "--to";
   }
   if (path.startsWith("sites[0].listen")) return "--listen";
   if (path.startsWith("sites[0].tls")) return "--tls-cert/--tls-key";

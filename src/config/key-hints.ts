@@ -95,7 +95,10 @@ export function hintUnknownKeys(problems: ConfigProblem[], keys: KeyMap): Config
         if (below?.has(key)) {
           explained.add(`${parent}.${sibling}.${key}`);
           explained.add(`${parent}.handle[0].${sibling}.${key}`);
-          return { ...p, message: `unknown key here; it belongs under ${sibling}: (indent it below "${sibling}:")` };
+          return {
+            ...p,
+            message: `unknown key here; it belongs under ${sibling}: (indent it below "${sibling}:")`,
+          };
         }
       }
     }
@@ -106,8 +109,7 @@ export function hintUnknownKeys(problems: ConfigProblem[], keys: KeyMap): Config
       for (const sibling of keys.get(pattern(up)) ?? []) {
         if (up === parent) continue;
         const other = up ? `${up}.${sibling}` : sibling;
-        if (pattern(other) !== pattern(parent) && keys.get(pattern(other))?.has(key))
-        {
+        if (pattern(other) !== pattern(parent) && keys.get(pattern(other))?.has(key)) {
           const where = other.replace(/\[\d+\]/g, "[…]");
           return { ...p, message: `unknown key here; it belongs under ${where} (as ${where}.${key})` };
         }

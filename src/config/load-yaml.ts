@@ -2,20 +2,21 @@ import { LineCounter, parseDocument } from "yaml";
 import { ConfigError } from "../core/errors.ts";
 import type { SchemaBuilder } from "../handlers/record.ts";
 import { expandEnv } from "./env-expand.ts";
-import { issuesToProblems } from "./load.ts";
 import { hintUnknownKeys } from "./key-hints.ts";
+import { issuesToProblems } from "./load.ts";
 import { configKeyMap, configSchema } from "./schema.ts";
 import type { WharfConfig } from "./types.ts";
 import { locate } from "./yaml-positions.ts";
 
 /** Parses YAML text into the canonical config; `file` names it in errors. */
-export function parseYamlConfig(
+export async function parseYamlConfig(
   text: string,
   file: string,
   baseDir: string,
   env: NodeJS.ProcessEnv,
-  handlers: Map<string, SchemaBuilder<unknown>>,
-): WharfConfig {
+  /** The schemas of the handlers `raw` uses; of every handler when `raw` is undefined. */
+  loadHandlers: (raw?: unknown) => Promise<Map<string, SchemaBuilder<unknown>>>,
+): Promise<WharfConfig> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -34,13 +35,14 @@ export function parseYamlConfig(
   const envProblems = expandEnv(doc, env, file, lines);
   if (envProblems.length > 0) throw new ConfigError(envProblems);
   const raw = doc.toJS() ?? {};
+  const handlers = await loadHandlers(raw);
   const result = configSchema({ baseDir }, handlers).safeParse(raw);
   if (result.success) return result.data;
   const problems = issuesToProblems(result.error.issues, (path, onKey) => {
     const at = locate(doc.contents, path, lines, onKey);
     return { file, ...at };
   });
-  throw new ConfigError(hintUnknownKeys(problems, configKeyMap({ baseDir }, handlers)));
+  throw new ConfigError(hintUnknownKeys(problems, configKeyMap({ baseDir }, await loadHandlers())));
 }
 
 /** The YAML parser's words for the slips people make, explained (the parser's own after them). */

@@ -3,19 +3,24 @@ import { dirname, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
-import { loadHandlerSchemas } from "../handlers/index.ts";
+import { HANDLER_NAMES, handlerNamesIn, loadHandlerSchemas } from "../handlers/index.ts";
 import type { SchemaBuilder } from "../handlers/record.ts";
-import { formatPath } from "./key-path.ts";
 import { hintUnknownKeys } from "./key-hints.ts";
+import { formatPath } from "./key-path.ts";
 import { configKeyMap, configSchema } from "./schema.ts";
 import type { WharfConfig } from "./types.ts";
 
-let schemas: Promise<Map<string, SchemaBuilder<unknown>>> | undefined;
+const builders = new Map<string, SchemaBuilder<unknown>>();
 
-/** The handlers' schema builders, loaded once per process. */
-export function handlerSchemas(): Promise<Map<string, SchemaBuilder<unknown>>> {
-  schemas ??= loadHandlerSchemas();
-  return schemas;
+/**
+ * The schema builders of the handlers a raw config uses (each loaded once per process);
+ * of every handler without a config (for the hints that come with errors).
+ */
+export async function handlerSchemas(raw?: unknown): Promise<Map<string, SchemaBuilder<unknown>>> {
+  const used = raw === undefined ? HANDLER_NAMES : handlerNamesIn(raw);
+  const missing = [...used].filter((n) => !builders.has(n));
+  if (missing.length > 0) for (const [n, b] of await loadHandlerSchemas(missing)) builders.set(n, b);
+  return new Map([...used].map((n) => [n, builders.get(n)!]));
 }
 
 /**
@@ -37,7 +42,7 @@ export async function loadConfigFile(
   }
   // The YAML parser is loaded only for YAML files (a CLI-flag start never needs it).
   const { parseYamlConfig } = await import("./load-yaml.ts");
-  return parseYamlConfig(text, file, dirname(abs), env, await handlerSchemas());
+  return parseYamlConfig(text, file, dirname(abs), env, handlerSchemas);
 }
 
 /** Validates an already-built object (from a TS config or CLI flags). */
@@ -46,11 +51,14 @@ export async function validateConfigObject(
   source: string,
   baseDir: string,
 ): Promise<WharfConfig> {
-  const handlers = await handlerSchemas();
+  const handlers = await handlerSchemas(raw);
   const result = configSchema({ baseDir }, handlers).safeParse(raw);
   if (result.success) return result.data;
-  const problems = issuesToProblems(result.error.issues, (path) => ({ file: source, path: formatPath(path) }));
-  throw new ConfigError(hintUnknownKeys(problems, configKeyMap({ baseDir }, handlers)));
+  const problems = issuesToProblems(result.error.issues, (path) => ({
+    file: source,
+    path: formatPath(path),
+  }));
+  throw new ConfigError(hintUnknownKeys(problems, configKeyMap({ baseDir }, await handlerSchemas())));
 }
 
 async function loadModuleConfig(abs: string): Promise<WharfConfig> {

@@ -1,7 +1,15 @@
 import { resolve } from "node:path";
 import { z } from "zod";
-import { duration, fsPath, headerName, type SchemaContext, size, stringList } from "../core/schema-fields.ts";
-import { buildHandlerSchemas } from "../handlers/index.ts";
+import {
+  cidr,
+  duration,
+  fsPath,
+  headerName,
+  type SchemaContext,
+  size,
+  stringList,
+} from "../core/schema-fields.ts";
+import { buildHandlerSchemas, HANDLER_NAMES } from "../handlers/index.ts";
 import type { SchemaBuilder } from "../handlers/record.ts";
 import { configKeys, type KeyMap } from "./key-hints.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
@@ -94,6 +102,16 @@ const server = (ctx: SchemaContext) =>
       ocsp_stapling: z.boolean().default(true),
       log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
       shutdown_timeout: duration.default(10_000),
+      /**
+       * Peers whose word about the client is believed: the client address is read from
+       * `client_ip_headers` (right to left, past trusted hops) or a PROXY protocol header
+       * only when the request comes from one of these.
+       */
+      trusted_proxies: z.array(cidr).default([]),
+      /** The fields the client address is read from, the first present winning. */
+      client_ip_headers: z
+        .array(z.enum(["X-Forwarded-For", "X-Real-IP", "Forwarded"]))
+        .default(["X-Forwarded-For", "X-Real-IP", "Forwarded"]),
       /** How often the TLS session-ticket keys (shared by all workers) are replaced. */
       ticket_key_rotation: duration.default(12 * 3_600_000),
       limits,
@@ -114,11 +132,11 @@ const match = z
 type Schemas = Record<string, z.ZodType>;
 
 function handlerItem(schemas: Schemas) {
-  const names = Object.keys(schemas).join(", ");
+  const names = [...HANDLER_NAMES].join(", ");
   return z.record(z.string(), z.unknown()).transform((item, c) => {
     const keys = Object.keys(item);
-    if (keys.length !== 1 || schemas[keys[0]!] === undefined) {
-      const unknown = keys.find((k) => schemas[k] === undefined);
+    if (keys.length !== 1 || !HANDLER_NAMES.has(keys[0]!)) {
+      const unknown = keys.find((k) => !HANDLER_NAMES.has(k));
       c.addIssue({
         code: "custom",
         message:
@@ -130,7 +148,10 @@ function handlerItem(schemas: Schemas) {
       return z.NEVER;
     }
     const key = keys[0]!;
-    const r = schemas[key]!.safeParse(item[key] ?? {});
+    // Only the handlers a config uses have their schema loaded ({@link handlerNamesIn}).
+    const schema = schemas[key];
+    if (schema === undefined) throw new Error(`the schema of the ${key} handler was not loaded`);
+    const r = schema.safeParse(item[key] ?? {});
     if (!r.success) {
       for (const issue of r.error.issues) c.addIssue({ ...issue, path: [key, ...issue.path] } as never);
       return z.NEVER;
@@ -140,7 +161,7 @@ function handlerItem(schemas: Schemas) {
 }
 
 /** The keys a route holds besides its handlers. */
-const ROUTE_KEYS = new Set(["match", "handle"]);
+const ROUTE_KEYS = new Set(["match", "handle", "internal"]);
 
 function route(schemas: Schemas) {
   // A route is `{match?, handle: [...]}`, or `{match?, <handler>: {...}, …}`: the handlers
@@ -152,12 +173,16 @@ function route(schemas: Schemas) {
       const handle: Record<string, unknown>[] = [];
       const rest: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (!ROUTE_KEYS.has(k) && schemas[k] !== undefined) handle.push({ [k]: v });
+        if (!ROUTE_KEYS.has(k) && HANDLER_NAMES.has(k)) handle.push({ [k]: v });
         else rest[k] = v;
       }
       return handle.length > 0 ? { ...rest, handle } : raw;
     },
-    z.strictObject({ match, handle: z.array(handlerItem(schemas)).min(1) }),
+    z.strictObject({
+      match,
+      handle: z.array(handlerItem(schemas)).min(1),
+      internal: z.boolean().default(false),
+    }),
   );
 }
 
@@ -232,17 +257,29 @@ function siteTls(ctx: SchemaContext) {
     .transform((v) => v ?? null);
 }
 
+/** A listen entry: an address, or `{ address, proxy_protocol }` for one behind an L4 balancer. */
+const listenEntry = z.union([
+  listenAddress.transform((address) => ({ address, proxy_protocol: false })),
+  z.strictObject({ address: listenAddress, proxy_protocol: z.boolean().default(false) }),
+]);
+
 function site(ctx: SchemaContext, schemas: Schemas) {
-  return z.strictObject({
-    hosts: z.array(host).default([]),
-    listen: z.array(listenAddress).min(1).default([":8080"]),
-    access_log: accessLog(ctx).default({ format: "combined", output: "stdout" }),
-    error_pages: z
-      .record(z.string().regex(/^[45]\d\d$/, "must be a 4xx or 5xx status"), fsPath(ctx, "file"))
-      .default({}),
-    routes: z.array(route(schemas)).default([]),
-    tls: siteTls(ctx),
-  });
+  return z
+    .strictObject({
+      hosts: z.array(host).default([]),
+      listen: z.array(listenEntry).min(1).prefault([":8080"]),
+      access_log: accessLog(ctx).default({ format: "combined", output: "stdout" }),
+      error_pages: z
+        .record(z.string().regex(/^[45]\d\d$/, "must be a 4xx or 5xx status"), fsPath(ctx, "file"))
+        .default({}),
+      routes: z.array(route(schemas)).default([]),
+      tls: siteTls(ctx),
+    })
+    .transform((site) => ({
+      ...site,
+      listen: site.listen.map((l) => l.address),
+      proxy_protocol: site.listen.filter((l) => l.proxy_protocol).map((l) => l.address),
+    }));
 }
 
 /**
@@ -281,6 +318,27 @@ export function configSchema(ctx: SchemaContext, handlers: Map<string, SchemaBui
           }
         }
       });
+      const proxied = new Map<string, boolean>();
+      c.sites.forEach((s, i) => {
+        for (const [j, addr] of s.listen.entries()) {
+          const on = s.proxy_protocol.includes(addr);
+          const seen = proxied.get(addr);
+          if (seen !== undefined && seen !== on)
+            issue.addIssue({
+              code: "custom",
+              path: ["sites", i, "listen", j],
+              message: `${addr} is used both with and without proxy_protocol`,
+            });
+          proxied.set(addr, on);
+          if (on && c.server.trusted_proxies.length === 0)
+            issue.addIssue({
+              code: "custom",
+              path: ["sites", i, "listen", j],
+              message:
+                "proxy_protocol needs server.trusted_proxies: the balancers whose PROXY header is believed",
+            });
+        }
+      });
       const tlsAt = new Map<string, boolean>();
       c.sites.forEach((s, i) => {
         for (const [j, addr] of s.listen.entries()) {
@@ -315,12 +373,14 @@ function addHttpsRedirects<T extends { sites: SiteConfig[]; server: { acme: { ht
     extra.push({
       hosts: s.hosts,
       listen: s.tls.redirect_http,
+      proxy_protocol: [],
       access_log: s.access_log,
       error_pages: {},
       routes: [
         {
           match: {},
           handle: [{ redirect: { to: `https://{host}${port === 443 ? "" : `:${port}`}{uri}`, status: 308 } }],
+          internal: false,
         },
       ],
       tls: null,

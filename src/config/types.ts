@@ -14,6 +14,8 @@ export interface MatchConfig {
 export interface RouteConfig {
   match: MatchConfig;
   handle: HandlerConfig[];
+  /** Reachable only through an internal redirect (X-Accel-Redirect); from outside, 404. */
+  internal: boolean;
 }
 
 export interface AccessLogConfig {
@@ -27,6 +29,8 @@ export interface SiteConfig {
   hosts: string[];
   /** Canonical listen addresses (`:8080`, `localhost:8080`, `[::1]:8080`). */
   listen: string[];
+  /** Those of its addresses that expect a PROXY protocol header (behind an L4 balancer). */
+  proxy_protocol: string[];
   access_log: AccessLogConfig | null;
   /** Status → absolute path of the page served for that error. */
   error_pages: Record<string, string>;
@@ -86,6 +90,10 @@ export interface ServerConfig {
   /** Staple OCSP answers (RFC 6960) for certificates with a responder. */
   ocsp_stapling: boolean;
   log_level: "debug" | "info" | "warn" | "error";
+  /** Addresses and CIDRs whose word about the client (fields, PROXY headers) is believed. */
+  trusted_proxies: string[];
+  /** The fields the client address is read from, the first present winning. */
+  client_ip_headers: ("X-Forwarded-For" | "X-Real-IP" | "Forwarded")[];
   /** Time in-flight requests get to finish on shutdown, in ms. */
   shutdown_timeout: number;
   /** Interval of TLS session-ticket key rotation, in ms. */

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { parseDuration, parseSize } from "./units.ts";
@@ -63,3 +64,13 @@ export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "mus
 export const headerValue = z
   .string()
   .regex(/^[^\x00-\x08\x0a-\x1f\x7f]*$/, "must not contain control characters");
+
+/** An IP address or CIDR (IPv4 or IPv6). */
+export const cidr = z.string().superRefine((v, ctx) => {
+  const [addr, bits, extra] = v.split("/");
+  const family = isIP(addr ?? "");
+  if (family === 0 || extra !== undefined)
+    ctx.addIssue({ code: "custom", message: "must be an IP address or CIDR (10.0.0.0/8, 2001:db8::/32)" });
+  else if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)))
+    ctx.addIssue({ code: "custom", message: `the prefix length must be 0 to ${family === 4 ? 32 : 128}` });
+});

@@ -14,7 +14,25 @@ export interface HandlerInstance {
   close?(): void | Promise<void>;
 }
 
+/**
+ * State shared by the workers of one instance (response cache, rate-limit buckets): held
+ * by the primary and reached over IPC, or in process where there are no workers.
+ * `request` asks a service (`cache.get`…) and resolves with its answer; `on` hears what
+ * the primary tells every worker (`cache.drop`…).
+ */
+export interface SharedState {
+  request(kind: string, body: unknown): Promise<unknown>;
+  on(kind: string, listener: (body: unknown) => void): void;
+}
+
 /** What a handler gets when it is created. */
 export interface HandlerContext {
   log: Logger;
+  shared: SharedState;
+  /**
+   * An internal redirect: the exchange goes through its site's routes again for `target`
+   * (an origin-form path and query), as a GET (a HEAD stays a HEAD); routes marked
+   * `internal` answer it. Used for X-Accel-Redirect.
+   */
+  reroute(ex: Exchange, target: string): void | Promise<void>;
 }

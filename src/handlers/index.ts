@@ -1,11 +1,19 @@
 import type { z } from "zod";
 import { WharfError } from "../core/errors.ts";
 import type { SchemaContext } from "../core/schema-fields.ts";
+import abort from "./abort/index.ts";
+import basicAuth from "./basic-auth/index.ts";
+import connLimit from "./conn-limit/index.ts";
+import encode from "./encode/index.ts";
+import forwardAuth from "./forward-auth/index.ts";
 import headers from "./headers/index.ts";
+import ipFilter from "./ip-filter/index.ts";
 import proxy from "./proxy/index.ts";
+import rateLimit from "./rate-limit/index.ts";
 import type { HandlerFactory, HandlerRecord, SchemaBuilder } from "./record.ts";
 import redirect from "./redirect/index.ts";
 import respond from "./respond/index.ts";
+import rewrite from "./rewrite/index.ts";
 import staticFiles from "./static/index.ts";
 
 /**
@@ -13,7 +21,21 @@ import staticFiles from "./static/index.ts";
  * type and the worker's registry are derived from. A new handler is a folder with an
  * `index.ts` record and one line here.
  */
-export const HANDLERS = [staticFiles, redirect, respond, headers, proxy] as const;
+export const HANDLERS = [
+  staticFiles,
+  redirect,
+  respond,
+  headers,
+  proxy,
+  encode,
+  basicAuth,
+  ipFilter,
+  rateLimit,
+  connLimit,
+  forwardAuth,
+  rewrite,
+  abort,
+] as const;
 
 type AnyRecord = (typeof HANDLERS)[number];
 export type HandlerName = AnyRecord["name"];
@@ -48,11 +70,41 @@ export function handlerFactory(name: string): HandlerFactory<unknown> {
   return f;
 }
 
-/** Every handler's schema builder, by name (loaded with zod, for the config loader). */
-export async function loadHandlerSchemas(): Promise<Map<string, SchemaBuilder<unknown>>> {
+/** Every handler's name (known without loading anything). */
+export const HANDLER_NAMES: ReadonlySet<string> = new Set(byName.keys());
+
+/**
+ * The schema builders of the handlers `names` (every handler by default), by name: the
+ * config loader loads only those a config uses (each costs start-up time with zod).
+ */
+export async function loadHandlerSchemas(
+  names: Iterable<string> = HANDLER_NAMES,
+): Promise<Map<string, SchemaBuilder<unknown>>> {
   const out = new Map<string, SchemaBuilder<unknown>>();
-  for (const r of byName.values()) out.set(r.name, await r.schema());
+  for (const name of names) {
+    const r = byName.get(name);
+    if (r) out.set(name, await r.schema());
+  }
   return out;
+}
+
+/** The handler names a raw (unvalidated) config uses in its routes, as keys or in `handle` lists. */
+export function handlerNamesIn(raw: unknown): Set<string> {
+  const used = new Set<string>();
+  const visit = (item: unknown) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) return;
+    for (const [k, v] of Object.entries(item)) {
+      if (HANDLER_NAMES.has(k)) used.add(k);
+      if (k === "handle" && Array.isArray(v)) v.forEach(visit);
+    }
+  };
+  const sites = (raw as { sites?: unknown } | null)?.sites;
+  if (Array.isArray(sites))
+    for (const site of sites) {
+      const routes = (site as { routes?: unknown } | null)?.routes;
+      if (Array.isArray(routes)) routes.forEach(visit);
+    }
+  return used;
 }
 
 /** Builds every handler's schema for one config (after {@link loadHandlerSchemas}). */
@@ -63,4 +115,4 @@ export function buildHandlerSchemas(
   return Object.fromEntries([...builders].map(([name, build]) => [name, build(ctx)]));
 }
 
-export type { Handle, HandlerContext, HandlerInstance, Next } from "./handler.ts";
+export type { Handle, HandlerContext, HandlerInstance, Next, SharedState } from "./handler.ts";

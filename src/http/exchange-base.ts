@@ -30,6 +30,11 @@ export abstract class BaseExchange {
   #hooks: HeadHook[] | undefined;
   #bodyFilters: BodyFilter[] | undefined;
   #id: string | undefined;
+  /** Request fields changed by handlers (lower-case name → value; undefined: removed). */
+  #requestFields: Map<string, string | undefined> | undefined;
+  #clientIp: string | undefined;
+
+  abstract readonly remoteAddress: string;
 
   constructor(method: string, target: string, host: string, startedAt: number) {
     this.method = method;
@@ -50,6 +55,52 @@ export abstract class BaseExchange {
     this.#id ??= nextRequestId();
     return this.#id;
   }
+
+  /** The client's address: the peer's (an IPv4-mapped IPv6 one as IPv4), unless a trusted proxy said otherwise. */
+  get clientIp(): string {
+    if (this.#clientIp === undefined) {
+      const peer = this.remoteAddress;
+      this.#clientIp = peer.startsWith("::ffff:") ? peer.slice(7) : peer;
+    }
+    return this.#clientIp;
+  }
+  set clientIp(ip: string) {
+    this.#clientIp = ip;
+  }
+
+  header(name: string): string | undefined {
+    const changed = this.#requestFields;
+    if (changed?.has(name)) return changed.get(name);
+    return this.readHeader(name);
+  }
+
+  rawHeaders(): readonly string[] {
+    const changed = this.#requestFields;
+    if (changed === undefined) return this.readRawHeaders();
+    const raw = this.readRawHeaders();
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2)
+      if (!changed.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+    for (const [name, value] of changed) if (value !== undefined) out.push(name, value);
+    return out;
+  }
+
+  /** Sets a request field for the handlers after this one (forward_auth's copied fields). */
+  setRequestHeader(name: string, value: string): void {
+    this.#requestFields ??= new Map();
+    this.#requestFields.set(name.toLowerCase(), value);
+  }
+
+  /** Removes a request field for the handlers after this one. */
+  removeRequestHeader(name: string): void {
+    this.#requestFields ??= new Map();
+    this.#requestFields.set(name.toLowerCase(), undefined);
+  }
+
+  /** A request field as the engine received it (lower-case name; repeats joined). */
+  protected abstract readHeader(name: string): string | undefined;
+  /** The request's field lines as the engine received them. */
+  protected abstract readRawHeaders(): readonly string[];
 
   getHeader(name: string): HeaderValue | undefined {
     return this.out.get(name);

@@ -46,6 +46,11 @@ export interface Exchange {
   readonly scheme: "http" | "https";
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /**
+   * The client's address, `{client_ip}`: the peer's, or what a trusted proxy said
+   * (X-Forwarded-For, PROXY protocol), set once when the request is dispatched.
+   */
+  clientIp: string;
   /** The decoded, dot-segment-free path used for routing; set when the request is dispatched. */
   path: string;
   /** Request id: appears in error bodies and the log line. */
@@ -55,8 +60,11 @@ export interface Exchange {
 
   /** A request header by lower-case name; repeated fields are joined with ", ". */
   header(name: string): string | undefined;
-  /** The request's header lines as received: name, value, name, value… */
+  /** The request's header lines as received (with handlers' changes): name, value, name, value… */
   rawHeaders(): readonly string[];
+  /** Sets or removes a request field for the handlers after this one (a filter's addition). */
+  setRequestHeader(name: string, value: string): void;
+  removeRequestHeader(name: string): void;
   /**
    * Whether the request carries a body: a Content-Length above zero or chunked framing on
    * HTTP/1.1; DATA frames to come (no END_STREAM on its HEADERS) on HTTP/2.
@@ -90,6 +98,11 @@ export interface Exchange {
    * body will not be read; on HTTP/2 only the stream ends, so there is nothing to do.
    */
   closeConnection(): void;
+  /**
+   * Ends the exchange without an answer (nginx's `return 444`): the connection is closed on
+   * HTTP/1.1, the stream reset on HTTP/2 (with `http2Code`, CANCEL by default).
+   */
+  abort(http2Code?: number): void;
   /** Calls `cb` once the exchange is over: response sent, or connection gone. */
   onDone(cb: (ex: Exchange) => void): void;
 

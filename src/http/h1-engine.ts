@@ -7,6 +7,7 @@ import type { RequestListener } from "./exchange.ts";
 import { type CoarseClock, H1Connection, type H1Shared } from "./h1-connection.ts";
 import type { H2Sessions } from "./h2-sessions.ts";
 import type { HttpLimits } from "./limits.ts";
+import { acceptProxyHeader } from "./proxy-protocol.ts";
 import { sniff } from "./sniff.ts";
 
 /**
@@ -93,11 +94,20 @@ export function createWharfEngine(
   limits: HttpLimits,
   onRequest: RequestListener,
   log: Logger,
-  opts: { h2?: H2Sessions | undefined } = {},
+  opts: { h2?: H2Sessions | undefined; proxyProtocol?: ((ip: string) => boolean) | undefined } = {},
 ): Engine {
   const conns = new H1Connections(limits, onRequest, log, "http");
   const h2 = opts.h2;
+  const proxyProtocol = opts.proxyProtocol;
   const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
+    if (proxyProtocol === undefined) return serve(socket);
+    // Behind a load balancer speaking PROXY protocol: its header comes first.
+    acceptProxyHeader(socket, proxyProtocol, () => {
+      serve(socket);
+      socket.resume();
+    });
+  });
+  const serve = (socket: Socket) => {
     if (h2 === undefined) {
       conns.add(socket);
       return;
@@ -118,7 +128,7 @@ export function createWharfEngine(
         }
       },
     );
-  });
+  };
   server.on("close", () => conns.close());
   const applyLimits = () => {
     server.maxConnections = limits.maxConnections;

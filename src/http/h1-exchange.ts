@@ -8,6 +8,7 @@ import type { FieldBlock } from "./field-block.ts";
 import { emptyBody } from "./h1-body.ts";
 import type { RequestHead } from "./h1-parse.ts";
 import { dateLine } from "./http-date.ts";
+import { peerOf } from "./proxy-protocol.ts";
 import { sendableTrailers, type Trailers } from "./trailers.ts";
 
 /** What an exchange needs from its connection. */
@@ -74,8 +75,11 @@ export class H1Exchange extends BaseExchange implements Exchange {
   }
   get remoteAddress(): string {
     if (this.#remoteAddress === undefined) {
-      this.#remoteAddress = this.#link.socket.remoteAddress ?? "";
-      this.#remotePort = this.#link.socket.remotePort ?? 0;
+      const socket = this.#link.socket;
+      // Behind a PROXY protocol header, the client it names.
+      const proxied = peerOf(socket);
+      this.#remoteAddress = proxied?.address ?? socket.remoteAddress ?? "";
+      this.#remotePort = proxied?.port ?? socket.remotePort ?? 0;
     }
     return this.#remoteAddress;
   }
@@ -90,7 +94,7 @@ export class H1Exchange extends BaseExchange implements Exchange {
     return this.#head.chunked || this.#head.contentLength > 0;
   }
 
-  header(name: string): string | undefined {
+  protected readHeader(name: string): string | undefined {
     const raw = this.#head.headers;
     const lower = this.#head.names;
     let out: string | undefined;
@@ -101,7 +105,7 @@ export class H1Exchange extends BaseExchange implements Exchange {
     }
     return out;
   }
-  rawHeaders(): readonly string[] {
+  protected readRawHeaders(): readonly string[] {
     return this.#head.headers;
   }
   body(): Readable {
@@ -122,6 +126,11 @@ export class H1Exchange extends BaseExchange implements Exchange {
 
   closeConnection(): void {
     this.#link.closeAfter();
+  }
+
+  abort(): void {
+    this.answered = true;
+    this.#link.abort();
   }
 
   onDone(cb: (ex: Exchange) => void): void {

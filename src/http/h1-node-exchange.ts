@@ -38,11 +38,11 @@ export class NodeExchange extends BaseExchange implements Exchange {
     this.#closeAfter = closeAfter;
   }
 
-  header(name: string): string | undefined {
+  protected readHeader(name: string): string | undefined {
     const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(", ") : v;
   }
-  rawHeaders(): readonly string[] {
+  protected readRawHeaders(): readonly string[] {
     return this.req.rawHeaders;
   }
   body(): Readable {
@@ -51,6 +51,14 @@ export class NodeExchange extends BaseExchange implements Exchange {
 
   closeConnection(): void {
     this.#closeAfter = true;
+  }
+
+  abort(http2Code = 0x8 /* CANCEL */): void {
+    this.answered = true;
+    // HTTP/2 (the compatibility response): the stream is reset; HTTP/1.1: the socket closed.
+    const stream = (this.res as { stream?: { close(code: number): void } }).stream;
+    if (stream) stream.close(http2Code);
+    else this.res.socket?.destroy();
   }
 
   get hasBody(): boolean {

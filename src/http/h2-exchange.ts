@@ -59,11 +59,12 @@ export class H2Exchange extends BaseExchange implements Exchange {
     return (this.#stream.session?.socket as TLSSocket | undefined)?.authorized === true;
   }
 
-  header(name: string): string | undefined {
+  protected readHeader(name: string): string | undefined {
     const v = this.#headers[name];
-    return Array.isArray(v) ? v.join(", ") : v;
+    // Cookie crumbs come as separate fields and join with "; " (RFC 9113 §8.2.3).
+    return Array.isArray(v) ? v.join(name === "cookie" ? "; " : ", ") : v;
   }
-  rawHeaders(): readonly string[] {
+  protected readRawHeaders(): readonly string[] {
     return this.#raw;
   }
   body(): Readable {
@@ -74,6 +75,12 @@ export class H2Exchange extends BaseExchange implements Exchange {
   }
   closeConnection(): void {
     // Only this stream ends; the connection carries the others on.
+  }
+
+  abort(http2Code = 0x8 /* CANCEL */): void {
+    this.answered = true;
+    // RST_STREAM: the stream ends without an answer; the connection carries the others on.
+    if (!this.#stream.destroyed) this.#stream.close(http2Code);
   }
 
   onDone(cb: (ex: Exchange) => void): void {

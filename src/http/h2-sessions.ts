@@ -11,6 +11,7 @@ import type { RequestListener } from "./exchange.ts";
 import { H2Exchange, type H2Peer } from "./h2-exchange.ts";
 import { H2Tracker, h2ServerOptions } from "./h2-tracker.ts";
 import type { HttpLimits } from "./limits.ts";
+import { peerOf } from "./proxy-protocol.ts";
 import { routeTarget } from "./target.ts";
 
 /**
@@ -31,7 +32,12 @@ export class H2Sessions {
     this.#server.on("session", (s: Http2Session) => {
       // The peer is read now: a session's socket is gone by the time a late log line asks.
       const socket = s.socket;
-      this.#peers.set(s, { scheme, address: socket?.remoteAddress ?? "", port: socket?.remotePort ?? 0 });
+      const proxied = peerOf(socket);
+      this.#peers.set(s, {
+        scheme,
+        address: proxied?.address ?? socket?.remoteAddress ?? "",
+        port: proxied?.port ?? socket?.remotePort ?? 0,
+      });
       this.#tracker.session(s);
       s.on("error", (err: Error) => log.debug("http2 session error", { err: err.message }));
     });

@@ -13,6 +13,8 @@ interface AddressSlot {
   limits: HttpLimits;
   /** Set for TLS addresses: the certificates by SNI, re-pointed on reload. */
   tls: { current: TlsSelection } | undefined;
+  /** Set for addresses behind an L4 balancer: which peers may send a PROXY header. */
+  proxyProtocol: ((ip: string) => boolean) | undefined;
 }
 
 /** The interfaces a listen host stands for: every interface for "", both loopbacks for localhost. */
@@ -60,6 +62,11 @@ export class ListenerPool {
     return this.#slots.has(address);
   }
 
+  /** Whether an open address expects PROXY protocol headers. */
+  isProxied(address: string): boolean {
+    return this.#slots.get(address)?.proxyProtocol !== undefined;
+  }
+
   /** Whether an open address speaks TLS. */
   isTls(address: string): boolean {
     return this.#slots.get(address)?.tls !== undefined;
@@ -72,6 +79,7 @@ export class ListenerPool {
     port: number,
     limits: HttpLimits,
     tls?: TlsSelection,
+    proxyProtocol?: (ip: string) => boolean,
   ): Promise<void> {
     if (this.#slots.has(address)) return;
     const slot: AddressSlot = {
@@ -79,6 +87,7 @@ export class ListenerPool {
       handler: () => {},
       limits: { ...limits },
       tls: tls ? { current: tls } : undefined,
+      proxyProtocol,
     };
     const onRequest: RequestListener = (ex) => slot.handler(ex);
     try {
@@ -114,6 +123,7 @@ export class ListenerPool {
         slot.tls,
         onRequest,
         this.#log,
+        proxyTrust(slot),
       );
     }
     if (this.engine === "node")
@@ -121,14 +131,21 @@ export class ListenerPool {
     const h2 = this.h2c
       ? new (await import("./h2-sessions.ts")).H2Sessions(slot.limits, onRequest, this.#log, "http")
       : undefined;
-    return createWharfEngine(slot.limits, onRequest, this.#log, { h2 });
+    return createWharfEngine(slot.limits, onRequest, this.#log, { h2, proxyProtocol: proxyTrust(slot) });
   }
 
   /** Points an open address at a handler; later requests go there, in-flight ones finish where they are. */
-  route(address: string, handler: RequestListener, limits: HttpLimits, tls?: TlsSelection): void {
+  route(
+    address: string,
+    handler: RequestListener,
+    limits: HttpLimits,
+    tls?: TlsSelection,
+    proxyProtocol?: (ip: string) => boolean,
+  ): void {
     const slot = this.#slots.get(address);
     if (!slot) throw new WharfError("WHARF_ERR_INTERNAL", `not listening on ${address}`);
     slot.handler = handler;
+    if (slot.proxyProtocol !== undefined && proxyProtocol !== undefined) slot.proxyProtocol = proxyProtocol;
     if (slot.tls && tls && slot.tls.current !== tls) {
       slot.tls.current = tls;
       for (const e of slot.engines) e.tls?.setSecureContext(tls.defaultOptions);
@@ -146,14 +163,15 @@ export class ListenerPool {
     }
   }
 
-  /** The ports actually bound (useful when a config asked for port 0). */
+  /** The addresses bound, as URLs (`http://127.0.0.1:8080`, `https://[::]:443`): port 0 resolved. */
   boundAddresses(): string[] {
     const out: string[] = [];
     for (const slot of this.#slots.values()) {
+      const scheme = slot.tls ? "https" : "http";
       for (const e of slot.engines) {
         const a = e.server.address();
         if (a && typeof a === "object")
-          out.push(a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+          out.push(`${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`);
       }
     }
     return out;
@@ -193,4 +211,10 @@ export class ListenerPool {
       engine.drain();
     });
   }
+}
+
+/** The PROXY-protocol trust of an address as of now (a reload may change the trusted peers). */
+function proxyTrust(slot: AddressSlot): ((ip: string) => boolean) | undefined {
+  if (slot.proxyProtocol === undefined) return undefined;
+  return (ip) => slot.proxyProtocol?.(ip) ?? false;
 }

@@ -18,6 +18,7 @@ export function createWharfTlsEngine(
   selection: { current: TlsSelection },
   onRequest: RequestListener,
   log: Logger,
+  proxyProtocol?: (ip: string) => boolean,
 ): Engine {
   const h1 = new H1Connections(limits, onRequest, log, "https");
   const h2 = new H2Sessions(limits, onRequest, log, "https");
@@ -37,7 +38,7 @@ export function createWharfTlsEngine(
   tls.on("tlsClientError", (err: NodeJS.ErrnoException) =>
     log.debug("tls handshake failed", { code: err.code }),
   );
-  const front = tlsFront(tls, () => selection.current.helloDivert);
+  const front = tlsFront(tls, () => selection.current.helloDivert, proxyProtocol);
   const applyLimits = () => {
     front.maxConnections = limits.maxConnections;
     h1.restartSweeper();

@@ -2,10 +2,18 @@ import { readFileSync } from "node:fs";
 import type { RouteConfig, SiteConfig } from "../config/types.ts";
 import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { type Handle, type HandlerInstance, handlerFactory, type Next } from "../handlers/index.ts";
-import { mimeFor } from "../handlers/static/mime.ts";
+import {
+  type Handle,
+  type HandlerContext,
+  type HandlerInstance,
+  handlerFactory,
+  type Next,
+  type SharedState,
+} from "../handlers/index.ts";
 import { sendError } from "../http/error-page.ts";
 import type { ErrorPages, Exchange } from "../http/exchange.ts";
+import { mimeFor } from "../http/mime.ts";
+import { normalizePath } from "../http/request-path.ts";
 import { compileMatch, type Matcher } from "./matchers.ts";
 
 /** A site compiled for one config load: its request entry point and what to close. */
@@ -20,8 +28,12 @@ export interface CompiledSite {
   close(): Promise<void>;
 }
 
+/** Internal redirects one request may take (nginx allows 10). */
+const MAX_INTERNAL_REDIRECTS = 10;
+
 interface CompiledRoute {
   match: Matcher | undefined;
+  internal: boolean;
   run: (ex: Exchange, after: Next) => void | Promise<void>;
 }
 
@@ -30,18 +42,34 @@ interface CompiledRoute {
  * chain that calls `next` past its end continues with the next matching route; when none
  * answers, 404. Errors name where they arose (`routes[2].handle[0] (static): …`).
  */
-export function compileSite(site: SiteConfig, log: Logger): CompiledSite {
+export function compileSite(site: SiteConfig, log: Logger, shared: SharedState): CompiledSite {
   const instances: HandlerInstance[] = [];
   const close = async () => {
     await Promise.allSettled(instances.map((h) => h.close?.()));
   };
   try {
-    const routes = site.routes.map((r, i) => compileRoute(r, i, log, instances));
+    const reroute = (ex: Exchange, target: string): void | Promise<void> => {
+      if (ex.internalRedirects >= MAX_INTERNAL_REDIRECTS) {
+        log.error("internal redirect cycle", { request_id: ex.id, target });
+        return sendError(ex, 500);
+      }
+      ex.internalRedirects++;
+      ex.retarget(target);
+      if (ex.method !== "HEAD") ex.method = "GET";
+      const path = normalizePath(ex.rawPath);
+      if (path === undefined) return sendError(ex, 500, "invalid internal redirect target");
+      ex.path = path;
+      return dispatch(ex, 0);
+    };
+    const routes = site.routes.map((r, i) => compileRoute(r, i, { log, reroute, shared }, instances));
     const errorPages = loadErrorPages(site.error_pages);
     const dispatch = (ex: Exchange, from: number): void | Promise<void> => {
       for (let i = from; i < routes.length; i++) {
         const route = routes[i]!;
-        if (route.match === undefined || route.match(ex)) return route.run(ex, () => dispatch(ex, i + 1));
+        if (route.match !== undefined && !route.match(ex)) continue;
+        // An internal route is for internal redirects only: from outside, it does not exist.
+        if (route.internal && ex.internalRedirects === 0) return sendError(ex, 404);
+        return route.run(ex, () => dispatch(ex, i + 1));
       }
       sendError(ex, 404);
     };
@@ -62,13 +90,13 @@ export function compileSite(site: SiteConfig, log: Logger): CompiledSite {
 function compileRoute(
   r: RouteConfig,
   index: number,
-  log: Logger,
+  ctx: HandlerContext,
   instances: HandlerInstance[],
 ): CompiledRoute {
   const chain: Handle[] = r.handle.map((h, j) => {
     const [name, cfg] = Object.entries(h)[0] as [string, unknown];
     try {
-      const inst = handlerFactory(name)(cfg, { log: log.child({ handler: name }) });
+      const inst = handlerFactory(name)(cfg, { ...ctx, log: ctx.log.child({ handler: name }) });
       instances.push(inst);
       return inst.handle;
     } catch (err) {
@@ -86,6 +114,7 @@ function compileRoute(
   const first = chain[0]!;
   return {
     match: compileMatch(r.match),
+    internal: r.internal,
     // A one-handler chain, the common case, skips the chain walker.
     run: chain.length === 1 ? (ex, after) => first(ex, after) : (ex, after) => run(ex, after, 0),
   };

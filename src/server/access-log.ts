@@ -89,7 +89,7 @@ export function formatAccessLine(
     return `${JSON.stringify({
       time: new Date(now).toISOString(),
       site,
-      remote: ex.remoteAddress,
+      remote: ex.clientIp,
       method: ex.method,
       host: ex.host,
       uri: ex.target,
@@ -103,7 +103,7 @@ export function formatAccessLine(
     })}\n`;
   }
   return (
-    `${ex.remoteAddress} - - [${clfTime(now)}] "${quoted(`${ex.method} ${ex.target} HTTP/${ex.httpVersion}`)}" ` +
+    `${ex.clientIp} - - [${clfTime(now)}] "${quoted(`${ex.method} ${ex.target} HTTP/${ex.httpVersion}`)}" ` +
     `${ex.status} ${ex.bytesSent} "${quoted(ex.header("referer"))}" "${quoted(ex.header("user-agent"))}"\n`
   );
 }

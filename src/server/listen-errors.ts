@@ -33,7 +33,7 @@ export function describeListenError(code: string | undefined, message: string): 
   }
   if (code === "EACCES" && address && port) {
     const low = Number(port) < 1024;
-    return `cannot listen on ${address}: permission denied${low ? " (ports below 1024 need root, or the capability: sudo setcap cap_net_bind_service=+ep \"$(command -v node)\"; or listen on a port above 1023 behind a redirect)" : ""}`;
+    return `cannot listen on ${address}: permission denied${low ? ' (ports below 1024 need root, or the capability: sudo setcap cap_net_bind_service=+ep "$(command -v node)"; or listen on a port above 1023 behind a redirect)' : ""}`;
   }
   if (code === "EADDRNOTAVAIL" && address)
     return `cannot listen on ${address}: no interface of this machine has that address`;

@@ -14,11 +14,15 @@ export type ToWorker =
   | { type: "config"; seq: number; config: WharfConfig }
   | { type: "shutdown"; timeout: number }
   | ChallengeMessage
-  | { type: "ticket-keys"; keys: string };
+  | { type: "ticket-keys"; keys: string }
+  | { type: "shared-reply"; id: number; value?: unknown; error?: string }
+  | { type: "shared-event"; kind: string; body: unknown; ack: number };
 
 /** What a worker tells the primary. */
 export type ToPrimary =
   | { type: "up" }
   | { type: "ready"; seq: number; addresses: string[] }
   | { type: "failed"; seq: number; error: string; code?: string | undefined }
-  | { type: "cert-request"; name: string };
+  | { type: "cert-request"; name: string }
+  | { type: "shared"; id: number; kind: string; body: unknown }
+  | { type: "shared-ack"; ack: number };

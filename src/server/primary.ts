@@ -6,6 +6,7 @@ import type { WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
 import { describeListenError } from "./listen-errors.ts";
 import type { ChallengeMessage, ToPrimary, ToWorker } from "./messages.ts";
+import { SharedHost } from "./shared-host.ts";
 
 export interface PrimaryOptions {
   config: WharfConfig;
@@ -54,6 +55,8 @@ function setupWorkers(): void {
     exec: fileURLToPath(new URL(`./worker-main${ext}`, import.meta.url)),
     execArgv: process.execArgv,
     silent: false,
+    // Structured clone: cached responses travel with their bodies as Buffers.
+    serialization: "advanced",
   });
 }
 
@@ -119,6 +122,11 @@ export class Primary implements PrimaryControl {
   restarts = 0;
   /** A failed start ends without the usual shutdown lines (the error said it all). */
   #quiet = false;
+  /** The state the workers share (response cache, rate limits). */
+  readonly #shared = new SharedHost((kind, body) => this.#tellAll(kind, body));
+  /** Events the workers have not all acknowledged yet: who is left, and what to resolve. */
+  readonly #acks = new Map<number, { left: Set<Worker>; done: () => void }>();
+  #nextAck = 1;
 
   constructor(opts: PrimaryOptions) {
     this.#opts = opts;
@@ -203,12 +211,47 @@ export class Primary implements PrimaryControl {
     }, timeout + 2000);
   }
 
+  /**
+   * Tells every worker of a shared-state event; resolves once each has acted on it (a
+   * worker that exits meanwhile counts as done; a second at most).
+   */
+  #tellAll(kind: string, body: unknown): Promise<void> {
+    const workers = this.#live().filter((w) => w.isConnected());
+    if (workers.length === 0) return Promise.resolve();
+    const ack = this.#nextAck++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, 1000);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#acks.set(ack, {
+        left: new Set(workers),
+        done: () => {
+          this.#acks.delete(ack);
+          done();
+        },
+      });
+      for (const w of workers) this.#send(w, { type: "shared-event", kind, body, ack });
+    });
+  }
+
+  #acked(ack: number, w: Worker): void {
+    const a = this.#acks.get(ack);
+    if (a?.left.delete(w) && a.left.size === 0) a.done();
+  }
+
   #live(): Worker[] {
     return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
   }
 
   #send(w: Worker, msg: ToWorker): void {
     if (w.isConnected()) w.send(msg);
+  }
+
+  /** The state the workers share, for the admin side (cache purges, statistics). */
+  get shared(): SharedHost {
+    return this.#shared;
   }
 
   /** A worker gets its config once it says `up` (its message handler is in place). */
@@ -246,6 +289,14 @@ export class Primary implements PrimaryControl {
         return this.#deliver(w);
       case "cert-request":
         return this.#opts.onCertRequest?.(msg.name);
+      case "shared-ack":
+        return this.#acked(msg.ack, w);
+      case "shared":
+        this.#shared.handle(msg.kind, msg.body, String(w.id)).then(
+          (value) => this.#send(w, { type: "shared-reply", id: msg.id, value }),
+          (err: Error) => this.#send(w, { type: "shared-reply", id: msg.id, error: err.message }),
+        );
+        return;
       case "failed":
         if (!this.#started) {
           // One plain line for the person at the terminal (the CLI prints it); the log
@@ -291,6 +342,8 @@ export class Primary implements PrimaryControl {
     this.#ids.delete(w);
     this.#startedAt.delete(w);
     for (const seq of [...this.#pending.keys()]) this.#answered(seq, w);
+    for (const ack of [...this.#acks.keys()]) this.#acked(ack, w);
+    this.#shared.forget(String(w.id));
     if (this.#shuttingDown) {
       if (this.#live().length === 0) void this.#finish();
       return;

@@ -2,7 +2,8 @@ import { parseListenAddress } from "../config/listen-address.ts";
 import type { LimitsConfig, WharfConfig } from "../config/types.ts";
 import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { loadHandlers } from "../handlers/index.ts";
+import { loadHandlers, type SharedState } from "../handlers/index.ts";
+import { addressMatcher, resolveClientIp } from "../http/client-address.ts";
 import { sendError } from "../http/error-page.ts";
 import type { Exchange, RequestListener } from "../http/exchange.ts";
 import type { HttpLimits } from "../http/limits.ts";
@@ -21,6 +22,8 @@ export interface Runtime {
   listeners: Map<string, RequestListener>;
   /** Certificates for the TLS addresses. */
   tls: Map<string, TlsSelection>;
+  /** Addresses behind an L4 balancer (PROXY protocol), and the peers trusted to send it. */
+  proxyProtocol: Map<string, (ip: string) => boolean>;
   limits: HttpLimits;
   close(): Promise<void>;
 }
@@ -42,6 +45,7 @@ export function buildRuntime(
   config: WharfConfig,
   log: Logger,
   tlsState: WorkerTls,
+  shared: SharedState,
   ocsp?: OcspHandler,
 ): Runtime {
   const sites: CompiledSite[] = [];
@@ -55,7 +59,7 @@ export function buildRuntime(
     config.sites.forEach((siteConfig, i) => {
       let site: CompiledSite;
       try {
-        site = compileSite(siteConfig, log.child({ site: i }));
+        site = compileSite(siteConfig, log.child({ site: i }), shared);
       } catch (err) {
         throw new WharfError("WHARF_ERR_CONFIG", `sites[${i}].${(err as Error).message}`, { cause: err });
       }
@@ -77,8 +81,18 @@ export function buildRuntime(
     });
     const listeners = new Map<string, RequestListener>();
     const tls = new Map<string, TlsSelection>();
+    const trusted = addressMatcher(config.server.trusted_proxies);
+    const clientIp =
+      config.server.trusted_proxies.length > 0
+        ? (ex: Exchange) => {
+            ex.clientIp = resolveClientIp(ex, trusted, headerNames);
+          }
+        : undefined;
+    const headerNames = config.server.client_ip_headers.map((h) => h.toLowerCase());
+    const proxyProtocol = new Map<string, (ip: string) => boolean>();
+    for (const s of config.sites) for (const addr of s.proxy_protocol) proxyProtocol.set(addr, trusted);
     for (const [addr, list] of byAddress) {
-      listeners.set(addr, makeDispatcher(new SiteTable(list), accessLogs, log, tlsState));
+      listeners.set(addr, makeDispatcher(new SiteTable(list), accessLogs, log, tlsState, clientIp));
       const selection = buildTlsSelection(
         list.map((s) => s.config),
         tlsState,
@@ -86,7 +100,7 @@ export function buildRuntime(
       );
       if (selection) tls.set(addr, selection);
     }
-    return { listeners, tls, limits: toHttpLimits(config.server.limits), close: release };
+    return { listeners, tls, proxyProtocol, limits: toHttpLimits(config.server.limits), close: release };
   } catch (err) {
     void release();
     throw err;
@@ -99,8 +113,11 @@ function makeDispatcher(
   accessLogs: Map<CompiledSite, (ex: Exchange) => void>,
   log: Logger,
   tlsState: WorkerTls,
+  clientIp: ((ex: Exchange) => void) | undefined,
 ): RequestListener {
   return (ex) => {
+    // Who the client is, once, before anything (the access log included) asks.
+    clientIp?.(ex);
     const site = table.lookup(ex.host);
     ex.errorPages = site.errorPages;
     if (site.hsts !== undefined && ex.scheme === "https")
@@ -151,10 +168,13 @@ export class ServerHost {
   #ocsp: OcspHandler | undefined;
   /** Ticket keys, challenge answers and on-demand certificates, fed by the primary. */
   readonly tls: WorkerTls;
+  /** What the workers share through the primary (or in process). */
+  readonly #shared: SharedState;
 
-  constructor(log: Logger, tls: WorkerTls) {
+  constructor(log: Logger, tls: WorkerTls, shared: SharedState) {
     this.#log = log;
     this.tls = tls;
+    this.#shared = shared;
     this.#pool = new ListenerPool(log);
   }
 
@@ -168,7 +188,7 @@ export class ServerHost {
     await loadHandlers(
       config.sites.flatMap((site) => site.routes.flatMap((r) => r.handle.flatMap(Object.keys))),
     );
-    const next = buildRuntime(config, this.#log, this.tls, this.#ocsp);
+    const next = buildRuntime(config, this.#log, this.tls, this.#shared, this.#ocsp);
     this.#pool.engine = config.server.engine;
     this.#pool.h2c = config.server.h2c;
     const opened: string[] = [];
@@ -181,10 +201,12 @@ export class ServerHost {
               "WHARF_ERR_CONFIG",
               `${addr} cannot switch between HTTP and HTTPS on reload`,
             );
+          if (this.#pool.isProxied(addr) !== next.proxyProtocol.has(addr))
+            throw new WharfError("WHARF_ERR_CONFIG", `${addr} cannot switch proxy_protocol on reload`);
           continue;
         }
         const a = parseListenAddress(addr)!;
-        await this.#pool.open(addr, a.host, a.port, next.limits, tls);
+        await this.#pool.open(addr, a.host, a.port, next.limits, tls, next.proxyProtocol.get(addr));
         opened.push(addr);
       }
     } catch (err) {
@@ -193,7 +215,7 @@ export class ServerHost {
       throw err;
     }
     for (const [addr, listener] of next.listeners)
-      this.#pool.route(addr, listener, next.limits, next.tls.get(addr));
+      this.#pool.route(addr, listener, next.limits, next.tls.get(addr), next.proxyProtocol.get(addr));
     const old = this.#current;
     this.#current = next;
     this.#config = config;

@@ -3,11 +3,13 @@ import { createLogger } from "../core/logger.ts";
 import { WorkerTls } from "../tls/worker-tls.ts";
 import type { ToPrimary, ToWorker } from "./messages.ts";
 import { ServerHost } from "./runtime.ts";
+import { SharedClient } from "./shared-client.ts";
 
 const log = createLogger({ fields: { pid: process.pid, worker: Number(process.env.WHARF_WORKER_ID ?? 0) } });
 const tls = new WorkerTls(log);
 tls.askPrimary = (name) => tell({ type: "cert-request", name });
-const host = new ServerHost(log, tls);
+const shared = new SharedClient(tell);
+const host = new ServerHost(log, tls, shared);
 let stopping = false;
 
 function tell(msg: ToPrimary): void {
@@ -41,6 +43,9 @@ process.on("message", (msg: ToWorker) => {
       return tls.setAlpnChallenge(msg.name, msg.cert, msg.key);
     case "ondemand-cert":
       return tls.setOnDemandCert(msg.name, msg.cert, msg.key);
+    case "shared-reply":
+    case "shared-event":
+      return shared.receive(msg);
   }
 });
 // A terminal's Ctrl-C reaches the whole process group: drain as for the primary's word,

@@ -72,14 +72,10 @@ export function gunicorn(
   bind: { port: number } | { path: string },
   env: Record<string, string> = {},
   workers = 2,
+  extra: string[] = ["--timeout", "60"],
 ) {
   const b = "path" in bind ? `unix:${bind.path}` : `127.0.0.1:${bind.port}`;
-  return startAppServer(
-    "gunicorn",
-    ["-b", b, "-w", String(workers), "--timeout", "60", "app:app"],
-    bind,
-    env,
-  );
+  return startAppServer("gunicorn", ["-b", b, "-w", String(workers), ...extra, "app:app"], bind, env);
 }
 
 /** uWSGI serving the same app: `mode` is http-socket, socket (uwsgi protocol) or fastcgi-socket. */

@@ -41,7 +41,8 @@ type Route = (req: IncomingMessage, res: ServerResponse, url: URL, name: string)
 
 const routes: [RegExp, Route][] = [
   [
-    /^\/echo(\/.*)?$/,
+    // /echo, /echo/x, and /anything/echo… (paths a guard in front passed on)
+    /\/echo(\/|$)/,
     async (req, res, url, name) => {
       const body = await readBody(req);
       const headers: Record<string, string> = {};
@@ -149,12 +150,20 @@ const routes: [RegExp, Route][] = [
   ],
 ];
 
-/** Starts an upstream named `name` on a free loopback port (or `port`). */
-export async function nodeUpstream(name: string, port = 0): Promise<NodeUpstream> {
+/** A route a test adds: exact path → what it answers. */
+export type ExtraRoutes = Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
+
+/** Starts an upstream named `name` on a free loopback port (or `port`), with `extra` routes first. */
+export async function nodeUpstream(name: string, port = 0, extra: ExtraRoutes = {}): Promise<NodeUpstream> {
   const hits = new Map<string, number>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://upstream");
     hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+    const own = extra[url.pathname];
+    if (own) {
+      void Promise.resolve(own(req, res)).catch(() => res.destroy());
+      return;
+    }
     const route = routes.find(([re]) => re.test(url.pathname));
     if (!route) {
       res.writeHead(404, { "Content-Type": "text/plain" });

@@ -1,4 +1,11 @@
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+/**
+ * The Python the Debian app servers run on (gunicorn, uwsgi's plugin, uvicorn): a python3
+ * earlier on PATH (pyenv, a virtualenv) may not have Debian's Flask or Django.
+ */
+export const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
 /**
  * Whether an external client or server is installed; `python3:NAME` asks for a Python
@@ -9,7 +16,7 @@ import { execFileSync } from "node:child_process";
 export function haveTool(name: string): boolean {
   const module = name.startsWith("python3:") ? name.slice("python3:".length) : undefined;
   try {
-    if (module !== undefined) execFileSync("python3", ["-c", `import ${module}`], { stdio: "ignore" });
+    if (module !== undefined) execFileSync(PYTHON, ["-c", `import ${module}`], { stdio: "ignore" });
     else execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
     return true;
   } catch {

@@ -280,7 +280,9 @@ test("a port already in use is a one-line error and a non-zero exit", async () =
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(
       r.stderr,
-      new RegExp(`^wharf: cannot start: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use by node \\(pid ${process.pid}\\)`),
+      new RegExp(
+        `^wharf: cannot start: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use by node \\(pid ${process.pid}\\)`,
+      ),
     );
   } finally {
     holder.close();

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compileGlob } from "../../src/core/glob.ts";
-import { evaluatePreconditions, ifRangeAllows, matchesTag } from "../../src/handlers/static/conditional.ts";
 import { prefersJson } from "../../src/handlers/static/listing.ts";
-import { mimeFor } from "../../src/handlers/static/mime.ts";
-import { chooseCoding } from "../../src/handlers/static/negotiate.ts";
-import { parseRange } from "../../src/handlers/static/range.ts";
 import { isHiddenPath } from "../../src/handlers/static/resolve.ts";
+import { evaluatePreconditions, ifRangeAllows, matchesTag } from "../../src/http/conditional.ts";
+import { chooseCoding } from "../../src/http/content-coding.ts";
+import { mimeFor } from "../../src/http/mime.ts";
+import { parseRange } from "../../src/http/range.ts";
 import { normalizePath } from "../../src/http/request-path.ts";
 
 test("Accept-Encoding negotiation follows q-values, then server preference", () => {

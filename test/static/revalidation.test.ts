@@ -4,13 +4,14 @@ import { test } from "node:test";
 import { serveConfig } from "../../src/config/from-flags.ts";
 import { silentLogger } from "../../src/core/logger.ts";
 import { ServerHost } from "../../src/server/runtime.ts";
+import { localShared } from "../../src/server/shared-host.ts";
 import { WorkerTls } from "../../src/tls/worker-tls.ts";
 import { request } from "../helpers/http.ts";
 import { makeTree } from "../helpers/wharf.ts";
 
 test("a stale cached file is revalidated with one trip to the disk, however many requests wait for it", async () => {
   const tree = makeTree({ "www/page.html": "<p>hello</p>\n".repeat(50) });
-  const host = new ServerHost(silentLogger, new WorkerTls(silentLogger));
+  const host = new ServerHost(silentLogger, new WorkerTls(silentLogger), localShared());
   await host.apply(
     await serveConfig(
       {
@@ -26,7 +27,7 @@ test("a stale cached file is revalidated with one trip to the disk, however many
     ),
   );
   try {
-    const base = `http://${host.boundAddresses()[0]}`;
+    const base = host.boundAddresses()[0]!;
     assert.equal((await request(base, "/page.html")).status, 200);
     // Past the once-a-second revalidation: the next requests find the entry stale.
     await new Promise((r) => setTimeout(r, 1100));

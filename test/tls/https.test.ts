@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { makeCert } from "../helpers/certs.ts";
 import { h2request, h2session } from "../helpers/h2.ts";
-import { request } from "../helpers/http.ts";
+import { raw, request } from "../helpers/http.ts";
 import { needs } from "../helpers/tools.ts";
 import { freePort, makeTree, type Running, startTlsWharf, startWharf } from "../helpers/wharf.ts";
 
@@ -180,6 +180,17 @@ sites:
     const r = await request(`http://127.0.0.1:${httpPort}`, "/a/b?c=d", { headers: { Host: "a.test" } });
     assert.equal(r.status, 308);
     assert.equal(r.headers.location, `https://a.test:${port}/a/b?c=d`);
+  });
+
+  test("plain HTTP sent to the HTTPS port gets a 400 that says so", async () => {
+    const r = await raw(w.port, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    assert.match(r.text, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(r.text, /This is an HTTPS port: the request was plain HTTP/);
+    assert.match(
+      w.stderr(),
+      /"msg":"listening".*"https:\/\/127\.0\.0\.1:\d+"/,
+      "the listening line names the scheme",
+    );
   });
 
   test("curl --http2 and --http1.1", needs("curl"), async () => {

@@ -28,7 +28,9 @@ test("tls internal: a root and intermediate made once, a leaf per site, verified
   );
   try {
     mkdirSync(join(tree.dir, "store"));
-    const trust = await runWharf(["trust"], { env: { ...env, WHARF_TRUST_STORE: join(tree.dir, "store") } });
+    const trust = await runWharf(["trust"], {
+      env: { ...env, HOME: join(tree.dir, "home"), WHARF_TRUST_STORE: join(tree.dir, "store") },
+    });
     assert.equal(trust.code, 0);
     const rootPath = trust.stdout.split("\n")[0]!;
     assert.equal(rootPath, join(tree.dir, "data/internal-ca/root.crt"));
@@ -69,22 +71,16 @@ test(
       ],
       { env },
     );
-    // Chromium on Linux trusts what is in the NSS database under $HOME/.pki/nssdb.
+    // `wharf trust` installs the root where Chromium looks: the NSS database under $HOME/.pki/nssdb.
     const home = join(tree.dir, "home");
-    const nss = join(home, ".pki/nssdb");
-    mkdirSync(nss, { recursive: true });
-    execFileSync("certutil", ["-d", `sql:${nss}`, "-N", "--empty-password"]);
-    execFileSync("certutil", [
-      "-d",
-      `sql:${nss}`,
-      "-A",
-      "-t",
-      "C,,",
-      "-n",
-      "wharf-local-root",
-      "-i",
-      join(tree.dir, "data/internal-ca/root.crt"),
-    ]);
+    mkdirSync(home);
+    const trusted = await runWharf(["trust"], {
+      env: { ...env, HOME: home, WHARF_TRUST_STORE: join(tree.dir, "no-store") },
+    });
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.match(trusted.stdout, /Chromium, Chrome: installed into the NSS database .*\/home\/\.pki\/nssdb/);
+    const listed = execFileSync("certutil", ["-d", `sql:${join(home, ".pki/nssdb")}`, "-L"]).toString();
+    assert.match(listed, /wharf Local Root CA\s+C,,/);
     const context = await launchChromium(join(tree.dir, "profile"), { ...process.env, HOME: home });
     try {
       const page = context.pages()[0] ?? (await context.newPage());

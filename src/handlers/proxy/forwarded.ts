@@ -1,4 +1,4 @@
-import { BlockList, isIPv6 } from "node:net";
+import { isIPv6 } from "node:net";
 import type { Exchange } from "../../http/exchange.ts";
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded, in either direction. */
@@ -27,22 +27,6 @@ export function connectionListed(value: string | string[] | undefined): Set<stri
   return out;
 }
 
-/** Parses trusted proxy addresses and CIDRs into a matcher. */
-export function trustedMatcher(list: readonly string[]): (ip: string) => boolean {
-  if (list.length === 0) return () => false;
-  const bl = new BlockList();
-  for (const entry of list) {
-    const [addr, bits] = entry.split("/");
-    const type = isIPv6(addr!) ? "ipv6" : "ipv4";
-    if (bits === undefined) bl.addAddress(addr!, type);
-    else bl.addSubnet(addr!, Number(bits), type);
-  }
-  return (ip) => {
-    const plain = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
-    return bl.check(plain, isIPv6(plain) ? "ipv6" : "ipv4");
-  };
-}
-
 export interface ForwardOptions {
   trusted: (ip: string) => boolean;
   forwarded: boolean;
@@ -67,6 +51,7 @@ export function upstreamHeaders(
   let xfHost: string | undefined;
   let fwd: string | undefined;
   let requestId: string | undefined;
+  let cookie: string | undefined;
   let sawHost = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -98,6 +83,13 @@ export function upstreamHeaders(
       requestId = value;
       continue;
     }
+    if (lower === "cookie") {
+      // HTTP/2 clients send each cookie as its own field (RFC 9113 §8.2.3); an HTTP/1.1
+      // upstream must get them as one, joined with "; " (a WSGI server joins repeats with
+      // ", ", which breaks every cookie after the first).
+      cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+      continue;
+    }
     if (lower === "host") {
       if (sawHost) continue;
       sawHost = true;
@@ -110,6 +102,7 @@ export function upstreamHeaders(
     if (lower === "via" || lower === "expect") continue;
     out.push([name, value]);
   }
+  if (cookie !== undefined) out.push(["Cookie", cookie]);
   const clientHost = requestAuthority(ex);
   out.push(["X-Forwarded-For", xff ? `${xff}, ${peer}` : peer]);
   out.push(["X-Forwarded-Proto", xfProto ?? ex.scheme]);

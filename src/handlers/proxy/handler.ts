@@ -1,13 +1,16 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { WharfError } from "../../core/errors.ts";
+import { addressMatcher } from "../../http/client-address.ts";
 import { sendError } from "../../http/error-page.ts";
 import type { Exchange } from "../../http/exchange.ts";
 import { type ClientResponse, classify, type UpstreamError } from "../../http/upstream.ts";
 import { parseUpstreamAddress, type UpstreamAddress } from "../../http/upstream-address.ts";
 import type { HandlerContext, HandlerInstance, Next } from "../handler.ts";
 import { prefixMatcher } from "../path-prefix.ts";
-import { trustedMatcher } from "./forwarded.ts";
+import { createStatic } from "../static/handler.ts";
+import { createCache } from "./cache/cache.ts";
 import { startHealthChecks } from "./health.ts";
 import {
   cgiInfo,
@@ -15,6 +18,7 @@ import {
   readCookie,
   requestBody,
   requestFields,
+  type UpstreamPath,
   upstreamPath,
   withHost,
 } from "./request.ts";
@@ -46,7 +50,7 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
   const transports = new Map<Upstream, Transport>();
   for (const u of upstreams) transports.set(u, transportFor(u.address, cfg, log));
   const select = makeSelector(cfg.policy);
-  const trusted = trustedMatcher(cfg.trusted_proxies);
+  const trusted = addressMatcher(cfg.trusted_proxies);
   const strip = cfg.strip_prefix?.replace(/\/$/, "");
   const stripMatch = strip ? prefixMatcher(strip) : undefined;
   const stopChecks = cfg.health_check
@@ -82,8 +86,26 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     markFailed,
   };
 
+  // X-Sendfile: files under the configured roots, served by a static handler per root.
+  const sendfileRoots = cfg.sendfile_roots.map((files) => ({
+    root: realpathSync(files.root),
+    files: createStatic(files, ctx),
+  }));
+  const sendfile = (ex: Exchange, file: string): false | void | Promise<void> => {
+    const abs = resolve(file);
+    // Under a root, as written or through the root's real path (the static handler then
+    // refuses symlinks that lead out of it).
+    const at = sendfileRoots.find((r) => abs.startsWith(r.root.endsWith(sep) ? r.root : r.root + sep));
+    if (!isAbsolute(file) || at === undefined) {
+      log.warn("X-Sendfile outside sendfile_roots", { file, request_id: ex.id });
+      return false;
+    }
+    if (ex.method !== "HEAD") ex.method = "GET";
+    ex.path = `/${relative(at.root, abs).split(sep).join("/")}`;
+    return at.files.handle(ex, () => sendError(ex, 404));
+  };
+
   async function handle(ex: Exchange, _next: Next): Promise<void> {
-    const started = Date.now();
     const where = upstreamPath(ex, strip, stripMatch, cfg.add_prefix);
     const headers = requestFields(ex, cfg, trusted);
     const cookie = cfg.policy === "cookie" ? readCookie(ex.header("cookie"), cfg.cookie_name) : undefined;
@@ -103,13 +125,29 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
       const spooled = body.body;
       ex.onDone(() => void spooled.dispose());
     }
+    const request: Outgoing = { where, headers, body, cookie };
+    if (cache !== undefined) return cache.handle(ex, request);
+    const fwd = await forward(ex, request);
+    if (fwd.kind === "response") return relay(ex, fwd);
+    if (fwd.kind === "failed") sendError(ex, fwd.status);
+  }
 
+  /**
+   * Sends a request upstream, with balancing, retries and waits for a restarting app, until
+   * an upstream answers (its response, and the hook to call once its body is over), or it
+   * gives up (502, or 504 after a timeout), or the client's own body failed (answered).
+   * A `detached` request (a background refresh) is not cut when the client's exchange ends.
+   */
+  async function forward(ex: Exchange, out: Outgoing, detached = false): Promise<Forwarded> {
+    const started = Date.now();
+    const { where, body, cookie } = out;
     const abort = new AbortController();
     let upstreamDone = false;
     // Aborting builds an AbortError; do it only when the client left before the upstream finished.
-    ex.onDone(() => {
-      if (!upstreamDone) abort.abort();
-    });
+    if (!detached)
+      ex.onDone(() => {
+        if (!upstreamDone) abort.abort();
+      });
     const tried = new Set<Upstream>();
     let lastError: UpstreamError | undefined;
     let resetRetried = false;
@@ -122,16 +160,16 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
         const restarting = cfg.app !== undefined && lastError?.kind === "connect";
         if (!restarting || Date.now() - started + APP_RETRY_MS > cfg.try_duration) break;
         await new Promise((r) => setTimeout(r, APP_RETRY_MS));
-        if (abort.signal.aborted) return;
+        if (abort.signal.aborted) return { kind: "answered" };
         tried.clear();
         list = candidates(tried);
       }
-      const u = select(list, { clientIp: ex.remoteAddress, cookie });
+      const u = select(list, { clientIp: ex.clientIp, cookie });
       tried.add(u);
       const req: UpstreamRequest = {
-        method: ex.method,
+        method: out.method ?? ex.method,
         path: where.path,
-        headers: withHost(headers, u, cfg.preserve_host),
+        headers: withHost(out.headers, u, cfg.preserve_host),
         body: bodyFor(body),
         bodyLength:
           body.kind === "buffered" ? body.body.length : body.kind === "stream" ? body.length : undefined,
@@ -146,16 +184,17 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
         u.active--;
         const e = classify(err);
         lastError = e;
-        if (abort.signal.aborted) return;
+        if (abort.signal.aborted) return { kind: "answered" };
         // The client's body broke the limit while streaming: that is the client's error.
         if (e.cause instanceof WharfError) {
           ex.closeConnection();
-          return sendError(ex, e.cause.status);
+          sendError(ex, e.cause.status);
+          return { kind: "answered" };
         }
         const next = afterFailure({
           kind: e.kind,
           code: e.code,
-          method: ex.method,
+          method: req.method,
           replayable: body.kind !== "stream",
           bodyTouched: body.kind === "stream" && body.stream.readableDidRead,
           resetRetried,
@@ -176,17 +215,28 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
         break;
       }
       u.succeed();
-      relayResponse(ex, res, u, cfg, (ok) => {
-        upstreamDone = true;
-        u.active--;
-        if (!ok) markFailed(u, "response body interrupted");
-      });
-      return;
+      return {
+        kind: "response",
+        res,
+        u,
+        finished: (ok) => {
+          upstreamDone = true;
+          u.active--;
+          if (!ok) markFailed(u, "response body interrupted");
+        },
+      };
     }
     const status = lastError?.kind === "timeout" ? 504 : 502;
     log.error("proxy gave up", { status, tries: tried.size, error: lastError?.message, request_id: ex.id });
-    sendError(ex, status);
+    return { kind: "failed", status };
   }
+
+  /** Relays an upstream's answer to the client (or what it points to: X-Accel-Redirect, X-Sendfile). */
+  function relay(ex: Exchange, fwd: Extract<Forwarded, { kind: "response" }>): void | Promise<void> {
+    return relayResponse(ex, fwd.res, fwd.u, { cfg, reroute: ctx.reroute, sendfile, finished: fwd.finished });
+  }
+
+  const cache = cfg.cache ? createCache(cfg, cfg.cache, ctx.shared, { forward, relay, log }) : undefined;
 
   return {
     handle,
@@ -196,6 +246,22 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     },
   };
 }
+
+/** What goes upstream for one request (the same for each attempt). */
+export interface Outgoing {
+  where: UpstreamPath;
+  headers: [string, string][];
+  body: RequestBody;
+  cookie: string | undefined;
+  /** Another method than the client's (a cache fill of a HEAD asks with GET). */
+  method?: string;
+}
+
+/** How forwarding ended. */
+export type Forwarded =
+  | { kind: "response"; res: ClientResponse; u: Upstream; finished: (ok: boolean) => void }
+  | { kind: "failed"; status: 502 | 504 }
+  | { kind: "answered" };
 
 /** The body for one attempt: a buffered body is sent again from its start each time. */
 function bodyFor(body: RequestBody): Buffer | Readable | undefined {

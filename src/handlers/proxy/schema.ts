@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  cidr,
   duration,
   fsPath,
   headerName,
@@ -8,6 +9,7 @@ import {
   size,
 } from "../../core/schema-fields.ts";
 import { parseUpstreamAddress } from "../../http/upstream-address.ts";
+import { staticSchema } from "../static/schema.ts";
 
 const upstream = z
   .union([
@@ -30,8 +32,6 @@ const headerChanges = z
     remove: z.array(headerName).default([]),
   })
   .prefault({});
-
-const CIDR = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)(\/\d{1,3})?$/;
 
 /** The `proxy` handler's options. */
 export function proxySchema(ctx: SchemaContext) {
@@ -101,19 +101,68 @@ export function proxySchema(ctx: SchemaContext) {
       /** Also send an RFC 7239 Forwarded header. */
       forwarded: z.boolean().default(false),
       /** Peers whose X-Forwarded-* and Forwarded headers are believed (addresses or CIDRs). */
-      trusted_proxies: z.array(z.string().regex(CIDR, "must be an IP address or CIDR")).default([]),
+      trusted_proxies: z.array(cidr).default([]),
       /** Removed from the start of the path before it goes upstream (segment-aware). */
       strip_prefix: z.string().startsWith("/").optional(),
       /** Put in front of the path (after stripping) before it goes upstream. */
       add_prefix: z.string().startsWith("/").optional(),
       request_headers: headerChanges,
       response_headers: headerChanges,
-      /** Read the whole request body before contacting the upstream (shields sync workers from slow clients). */
-      buffer_requests: z.boolean().default(false),
-      /** Buffered bodies beyond this size go to a temporary file. */
+      /**
+       * Read the whole request body before contacting the upstream, which then gets it at
+       * full speed with a Content-Length (nginx's proxy_request_buffering): a slow client
+       * never holds one of the app's workers. Off: the body streams as it comes.
+       */
+      buffer_requests: z.boolean().default(true),
+      /**
+       * Read the upstream's response as fast as it sends it; what the client cannot take yet
+       * waits in memory, then in a temporary file, so the app's worker is free as soon as it
+       * has answered (nginx's proxy_buffering, without delaying what the client can take
+       * now). An app's `X-Accel-Buffering: no` turns it off for one response.
+       */
+      buffer_responses: z.boolean().default(true),
+      /** Bytes of a buffered body (either way) held in memory before the rest goes to a temporary file. */
       buffer_memory: size.default(1024 * 1024),
-      /** Where buffered bodies beyond `buffer_memory` go (the system's temp dir by default). */
+      /** A buffered response's temporary file at most; past it, the upstream is read at the client's pace. */
+      max_temp_file_size: size.default(1024 * 1024 * 1024),
+      /** Where buffered bodies go past `buffer_memory` (the system's temp dir by default). */
       temp_dir: fsPath(ctx, "directory").optional(),
+      /** An RFC 9111 shared cache in front of the upstreams (off unless given). */
+      cache: z
+        .strictObject({
+          /** Memory for stored responses (least recently used go first), shared by the workers. */
+          size: size.default(256 * 1024 * 1024),
+          /** The largest response stored. */
+          max_entry_size: size.default(8 * 1024 * 1024),
+          /** Freshness for 200/301/404 responses that state none (micro-caching); 0 for none. */
+          default_ttl: duration.default(0),
+          /** Serve a stale response while it is refreshed in the background, this long past its freshness. */
+          stale_while_revalidate: duration.default(0),
+          /** Serve a stale response when the upstream fails or answers 5xx, this long past its freshness. */
+          stale_if_error: duration.default(0),
+          /** How long a request waits for another's fetch of the same response before going itself. */
+          lock_timeout: duration.default(5_000),
+          /** Requests with one of these cookies or fields go to the upstream, past the cache. */
+          bypass: z
+            .strictObject({
+              cookies: z.array(z.string().min(1)).default([]),
+              headers: z.array(headerName).default([]),
+            })
+            .prefault({}),
+          /** The cache's name (for purges); by default derived from the upstreams. */
+          zone: z.string().min(1).optional(),
+        })
+        .optional(),
+      /** Replace the bodies of upstream 5xx answers with the site's error pages, keeping the status. */
+      intercept_errors: z.boolean().default(false),
+      /**
+       * Directories an app's `X-Sendfile: /abs/path` may name (Flask's USE_X_SENDFILE); none
+       * by default. Each is served as a `static` root with its defaults.
+       */
+      sendfile_roots: z
+        .array(fsPath(ctx, "directory"))
+        .default([])
+        .transform((roots) => roots.map((root) => staticSchema(ctx).parse({ root }))),
       /** TLS to https:// upstreams. */
       tls: z
         .strictObject({

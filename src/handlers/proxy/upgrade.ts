@@ -32,7 +32,7 @@ export async function proxyUpgrade(
 ): Promise<void> {
   const list = c.candidates().filter((u) => u.address.protocol === "http");
   if (list.length === 0) return sendError(ex, 501, "this upstream cannot switch protocols");
-  const u = c.select(list, { clientIp: ex.remoteAddress, cookie });
+  const u = c.select(list, { clientIp: ex.clientIp, cookie });
   try {
     await tunnel(ex, u.address, path, withHost(headers, u, c.cfg.preserve_host), {
       connectTimeout: c.cfg.timeouts.connect,

@@ -1,7 +1,7 @@
 import type { Transform } from "node:stream";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
-import type { Coding } from "./negotiate.ts";
+import type { Coding } from "../../http/content-coding.ts";
 
 const brotli = promisify(zlib.brotliCompress);
 const gzip = promisify(zlib.gzip);

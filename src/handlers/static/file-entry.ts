@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import { mimeFor } from "./mime.ts";
-import { type Coding, SIDECAR_SUFFIX } from "./negotiate.ts";
+import { type Coding, SIDECAR_SUFFIX } from "../../http/content-coding.ts";
+import { mimeFor } from "../../http/mime.ts";
 import type { RepFields } from "./rep-fields.ts";
 
 /** One way of sending a file's content: identity, a sidecar, or a compressed copy. */

@@ -3,6 +3,7 @@ import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { performance } from "node:perf_hooks";
 import { compileGlob } from "../../core/glob.ts";
+import { type Coding, chooseCoding } from "../../http/content-coding.ts";
 import { sendError } from "../../http/error-page.ts";
 import type { Exchange } from "../../http/exchange.ts";
 import type { HandlerContext, HandlerInstance, Next } from "../handler.ts";
@@ -16,7 +17,6 @@ import {
   type Representation,
 } from "./file-entry.ts";
 import { prefersJson, readListing, renderListingHtml } from "./listing.ts";
-import { type Coding, chooseCoding } from "./negotiate.ts";
 import { prepareFields } from "./rep-fields.ts";
 import { type Resolved, type ResolveOptions, resolveFile } from "./resolve.ts";
 import type { StaticConfig } from "./schema.ts";
@@ -70,6 +70,7 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
     }
     const key = keyOf(ex.path);
     if (key === undefined) return notFound(ex, next, ex.path);
+    if (tryFiles !== undefined) return tryEach(ex, next, key);
     const slot = cache.get(key);
     if (slot !== undefined && isFresh(slot, ex.startedAt)) return serve(ex, slot);
     return lookup(ex, next, key, slot);
@@ -134,6 +135,19 @@ export function createStatic(cfg: StaticConfig, ctx: HandlerContext): HandlerIns
       case "not-found":
         return notFound(ex, next, join(resolveOpts.root, key));
     }
+  }
+
+  const tryFiles = cfg.try_files;
+  /** try_files: the first candidate that names a file answers. */
+  async function tryEach(ex: Exchange, next: Next, key: string): Promise<void> {
+    for (const template of tryFiles!) {
+      const candidate = template.replaceAll("{path}", key).replace(/\/{2,}/g, "/");
+      const cached = cache.get(candidate);
+      const found =
+        cached !== undefined && isFresh(cached, ex.startedAt) ? cached : await slotFor(candidate, cached);
+      if ("entry" in found) return serve(ex, found);
+    }
+    return notFound(ex, next, join(resolveOpts.root, key));
   }
 
   async function notFound(ex: Exchange, next: Next, tried: string): Promise<void> {

@@ -47,6 +47,14 @@ export function staticSchema(ctx: SchemaContext) {
      * (a directory without an index file counts as no file then, so it does not shadow an app).
      */
     fallthrough: z.boolean().default(false),
+    /**
+     * Paths tried in order, the first that names a file answering (nginx's try_files):
+     * `{path}` is the request's path, e.g. `["{path}", "{path}.html", "{path}/", "/index.html"]`.
+     */
+    try_files: z
+      .array(z.string().regex(/^(\{path\}|\/)/, 'must start with {path} or "/"'))
+      .min(1)
+      .optional(),
     /** In-memory caches of file metadata and small files, checked against the disk every `revalidate`. */
     cache: z
       .strictObject({

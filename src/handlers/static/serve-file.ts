@@ -1,10 +1,10 @@
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
+import { evaluatePreconditions, ifRangeAllows } from "../../http/conditional.ts";
 import { sendError } from "../../http/error-page.ts";
 import type { Exchange } from "../../http/exchange.ts";
-import { evaluatePreconditions, ifRangeAllows } from "./conditional.ts";
+import { type ByteRange, parseRange } from "../../http/range.ts";
 import type { FileEntry, Representation } from "./file-entry.ts";
-import { type ByteRange, parseRange } from "./range.ts";
 import { applyFields, type RepFields } from "./rep-fields.ts";
 
 const STREAM_CHUNK = 1024 * 1024;

@@ -41,3 +41,18 @@ export function mimeFor(fileName: string): MimeInfo {
   if (dot === -1 || dot < fileName.lastIndexOf("/")) return UNKNOWN;
   return byExt.get(fileName.slice(dot + 1).toLowerCase()) ?? UNKNOWN;
 }
+
+/**
+ * Whether a response of this Content-Type is worth compressing: text, JSON, JavaScript,
+ * XML, SVG, wasm and what else mime-db marks compressible; never images, video, fonts in
+ * compressed formats or archives.
+ */
+export function compressibleType(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const semi = contentType.indexOf(";");
+  const type = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (type.startsWith("text/")) return true;
+  const entry = db[type];
+  if (entry?.compressible !== undefined) return entry.compressible;
+  return /[+/](json|xml|javascript)$/.test(type) || type === "application/wasm";
+}

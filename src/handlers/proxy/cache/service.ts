@@ -1,0 +1,108 @@
+import { type StoredResponse, Zone } from "./zone.ts";
+
+/** The answer to a lock request: fetch it yourself, or someone else did (or gave up). */
+export type LockResult = "go" | "filled" | "released" | "timeout";
+
+/** How long a lock is held at most (a worker that died holding one does not block forever). */
+const LOCK_TTL_MS = 60_000;
+
+interface Lock {
+  until: number;
+  waiters: ((r: LockResult) => void)[];
+}
+
+/**
+ * The response cache shared by an instance's workers, kept by the primary: one Zone per
+ * cache (its key is the zone's name), and the locks that collapse concurrent misses for one
+ * key into one request upstream, whichever workers they land on. Purges are told to every
+ * worker (`broadcast`), which drop their local copies.
+ */
+export class CacheService {
+  readonly #zones = new Map<string, Zone>();
+  readonly #locks = new Map<string, Lock>();
+  readonly #broadcast: (kind: string, body: unknown) => Promise<void>;
+
+  /** `broadcast` tells every worker, and resolves once each has acted on it. */
+  constructor(broadcast: (kind: string, body: unknown) => Promise<void>) {
+    this.#broadcast = broadcast;
+  }
+
+  /** Handles one request of kind `cache.*`. */
+  handle(kind: string, body: unknown): unknown {
+    const b = body as {
+      zone: string;
+      key?: string;
+      prefix?: string;
+      max?: number;
+      wait?: number;
+      entry?: StoredResponse;
+    };
+    switch (kind) {
+      case "cache.get":
+        return this.#zones.get(b.zone)?.variants(b.key!) ?? [];
+      case "cache.lock":
+        return this.#lock(`${b.zone}\0${b.key}`, b.wait ?? 5000);
+      case "cache.put": {
+        let zone = this.#zones.get(b.zone);
+        if (zone === undefined) {
+          zone = new Zone(b.max!);
+          this.#zones.set(b.zone, zone);
+        }
+        zone.maxBytes = b.max!;
+        zone.put(b.key!, b.entry!);
+        this.#unlock(`${b.zone}\0${b.key}`, "filled");
+        return true;
+      }
+      case "cache.release":
+        this.#unlock(`${b.zone}\0${b.key}`, "released");
+        return true;
+      case "cache.purge":
+        return this.purge(b.zone, b.key, b.prefix);
+      case "cache.stats":
+        return [...this.#zones].map(([name, z]) => ({ zone: name, entries: z.size, bytes: z.bytes }));
+      default:
+        throw new Error(`unknown request ${kind}`);
+    }
+  }
+
+  /**
+   * Forgets `key` (or every key under `prefix`) in one zone or all, here and in every
+   * worker; resolves once every worker has dropped its copy (so the next request, wherever
+   * it lands, does not see it).
+   */
+  async purge(zone: string | undefined, key: string | undefined, prefix?: string): Promise<number> {
+    let n = 0;
+    for (const [name, z] of this.#zones) if (zone === undefined || name === zone) n += z.delete(key, prefix);
+    await this.#broadcast("cache.drop", { zone, key, prefix });
+    return n;
+  }
+
+  #lock(id: string, wait: number): Promise<LockResult> | LockResult {
+    const now = Date.now();
+    const held = this.#locks.get(id);
+    if (held === undefined || held.until < now) {
+      if (held) for (const w of held.waiters.splice(0)) w("released");
+      this.#locks.set(id, { until: now + LOCK_TTL_MS, waiters: [] });
+      return "go";
+    }
+    return new Promise((resolve) => {
+      const waiter = (r: LockResult) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      const timer = setTimeout(() => {
+        const i = held.waiters.indexOf(waiter);
+        if (i !== -1) held.waiters.splice(i, 1);
+        resolve("timeout");
+      }, wait);
+      held.waiters.push(waiter);
+    });
+  }
+
+  #unlock(id: string, result: LockResult): void {
+    const held = this.#locks.get(id);
+    if (held === undefined) return;
+    this.#locks.delete(id);
+    for (const w of held.waiters) w(result);
+  }
+}

@@ -1,0 +1,47 @@
+import { ConnService } from "../handlers/conn-limit/service.ts";
+import type { SharedState } from "../handlers/handler.ts";
+import { CacheService } from "../handlers/proxy/cache/service.ts";
+import { RateService } from "../handlers/rate-limit/service.ts";
+
+/**
+ * The services behind {@link SharedState}, by the prefix of a request's kind. The primary
+ * runs one for all its workers; a server without workers (tests, benchmarks in process)
+ * runs one in process.
+ */
+export class SharedHost {
+  readonly cache: CacheService;
+  readonly rate = new RateService();
+  readonly conn = new ConnService();
+
+  /** `broadcast` tells every worker, and resolves once each has acted on it. */
+  constructor(broadcast: (kind: string, body: unknown) => Promise<void>) {
+    this.cache = new CacheService(broadcast);
+  }
+
+  /** Answers one request from worker `from`; a thrown error becomes the caller's rejection. */
+  async handle(kind: string, body: unknown, from = "local"): Promise<unknown> {
+    if (kind.startsWith("cache.")) return this.cache.handle(kind, body);
+    if (kind.startsWith("rate.")) return this.rate.handle(kind, body);
+    if (kind.startsWith("conn.")) return this.conn.handle(kind, body, from);
+    throw new Error(`no shared service answers ${kind}`);
+  }
+
+  /** A worker went away: its share of connection counts is given back. */
+  forget(from: string): void {
+    this.conn.forget(from);
+  }
+}
+
+/** SharedState in one process: the services themselves, events to local listeners. */
+export function localShared(): SharedState {
+  const listeners = new Map<string, ((body: unknown) => void)[]>();
+  const host = new SharedHost(async (kind, body) => {
+    for (const l of listeners.get(kind) ?? []) l(body);
+  });
+  return {
+    request: (kind, body) => host.handle(kind, body),
+    on(kind, listener) {
+      listeners.set(kind, [...(listeners.get(kind) ?? []), listener]);
+    },
+  };
+}
