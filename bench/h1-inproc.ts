@@ -4,11 +4,13 @@
  * kernel nor a load generator adds noise. A development tool, not a test.
  *
  *   node bench/h1-inproc.ts [DIR] [PATH] [--requests N] [--header 'If-None-Match: "x"']
+ *   node bench/h1-inproc.ts --config wharf.yaml [PATH] …   (the first site of a config file)
  *   node --cpu-prof bench/h1-inproc.ts …   (then read the profile)
  */
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import { serveConfig } from "../src/config/from-flags.ts";
+import { loadConfigFile } from "../src/config/load.ts";
 import { createLogger } from "../src/core/logger.ts";
 import { loadHandlers } from "../src/handlers/index.ts";
 import { H1Connections } from "../src/http/h1-engine.ts";
@@ -27,7 +29,8 @@ const flag = (name: string, dflt: string) => {
 };
 const requests = Number(flag("--requests", "300000"));
 const extra = flag("--header", "");
-const [dir = "examples/site", path = "/index.html"] = args;
+const configFile = flag("--config", "");
+const [dir = "examples/site", path = "/index.html"] = configFile ? [".", ...args] : args;
 
 /** Just enough of a socket for the engine: writes are counted and dropped. */
 class MemorySocket extends EventEmitter {
@@ -60,12 +63,14 @@ class MemorySocket extends EventEmitter {
   setNoDelay() {}
 }
 
-const config = await serveConfig(
-  { dir, listen: "127.0.0.1:1", workers: 1, quiet: true, browse: false, spa: false, app: undefined },
-  process.cwd(),
-);
+const config = configFile
+  ? await loadConfigFile(configFile)
+  : await serveConfig(
+      { dir, listen: "127.0.0.1:1", workers: 1, quiet: true, browse: false, spa: false, app: undefined },
+      process.cwd(),
+    );
 const log = createLogger({ level: "error" });
-await loadHandlers(["static"]);
+await loadHandlers(config.sites.flatMap((s) => s.routes.flatMap((r) => r.handle.flatMap(Object.keys))));
 const runtime = buildRuntime(config, log, new WorkerTls(log), localShared());
 const listener = [...runtime.listeners.values()][0]!;
 const conns = new H1Connections(DEFAULT_LIMITS, listener, log, "http");

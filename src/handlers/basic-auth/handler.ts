@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { sendError } from "../../http/error-page.ts";
 import type { Exchange } from "../../http/exchange.ts";
 import type { HandlerInstance } from "../handler.ts";
@@ -15,7 +14,7 @@ const CACHE_MS = 5 * 60_000;
  * password of its stored hash continues to the next handler; any other gets 401 with
  * `WWW-Authenticate: Basic realm="…"`. Hashes are compared in constant time; an unknown
  * user costs the same hash as a known one (no user enumeration by timing); a verified
- * credential is remembered (keyed by a digest of the header) for five minutes.
+ * credential is remembered for five minutes (at most a thousand of them).
  */
 export function createBasicAuth(cfg: BasicAuthConfig): HandlerInstance {
   const users = new Map<string, PasswordHash>();
@@ -24,6 +23,7 @@ export function createBasicAuth(cfg: BasicAuthConfig): HandlerInstance {
   const decoy = users.values().next().value as PasswordHash;
   const challenge = `Basic realm="${cfg.realm}", charset="UTF-8"`;
   const verified = new Map<string, number>();
+  const checking = new Map<string, Promise<boolean>>();
 
   const deny = (ex: Exchange) => {
     ex.setHeader("WWW-Authenticate", challenge);
@@ -34,7 +34,8 @@ export function createBasicAuth(cfg: BasicAuthConfig): HandlerInstance {
     handle(ex, next) {
       const auth = ex.header("authorization");
       if (auth === undefined || !/^basic\s/i.test(auth)) return deny(ex);
-      const key = createHash("sha256").update(auth).digest("base64");
+      // Keyed by the header itself: hashing it per request cost more than the rest of the guard.
+      const key = auth;
       const until = verified.get(key);
       if (until !== undefined) {
         if (until > Date.now()) return next();
@@ -46,15 +47,23 @@ export function createBasicAuth(cfg: BasicAuthConfig): HandlerInstance {
       const user = decoded.slice(0, colon);
       const password = decoded.slice(colon + 1);
       const hash = users.get(user);
-      return (hash ?? decoy).verify(password).then(
-        (ok) => {
-          if (!ok || hash === undefined) return deny(ex);
-          if (verified.size >= CACHE_ENTRIES) verified.delete(verified.keys().next().value!);
-          verified.set(key, Date.now() + CACHE_MS);
-          return next();
-        },
-        () => deny(ex),
-      );
+      // Concurrent requests with one credential share one verification (a browser opens
+      // several connections at once; each must not pay the slow hash).
+      let check = checking.get(key);
+      if (check === undefined) {
+        check = (hash ?? decoy)
+          .verify(password)
+          .then((ok) => ok && hash !== undefined)
+          .catch(() => false)
+          .finally(() => checking.delete(key));
+        checking.set(key, check);
+      }
+      return check.then((ok) => {
+        if (!ok) return deny(ex);
+        if (verified.size >= CACHE_ENTRIES) verified.delete(verified.keys().next().value!);
+        verified.set(key, Date.now() + CACHE_MS);
+        return next();
+      });
     },
   };
 }

@@ -98,9 +98,7 @@ export function createRateLimit(cfg: RateLimitConfig, ctx: HandlerContext): Hand
     handle(ex, next) {
       const key = keyOf(ex);
       const admitted = () => {
-        ex.onHead((e) => {
-          if (e.status < 400) e.setHeader("RateLimit-Policy", policy);
-        });
+        ex.setHeader("RateLimit-Policy", policy);
         return next();
       };
       const attempt = (): void | Promise<void> => {
