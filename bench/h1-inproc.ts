@@ -15,7 +15,7 @@ import { createLogger } from "../src/core/logger.ts";
 import { loadHandlers } from "../src/handlers/index.ts";
 import { H1Connections } from "../src/http/h1-engine.ts";
 import { DEFAULT_LIMITS } from "../src/http/limits.ts";
-import { buildRuntime } from "../src/server/runtime.ts";
+import { buildRuntime, ServerHost } from "../src/server/runtime.ts";
 import { localShared } from "../src/server/shared-host.ts";
 import { WorkerTls } from "../src/tls/worker-tls.ts";
 
@@ -71,7 +71,7 @@ const config = configFile
     );
 const log = createLogger({ level: "error" });
 await loadHandlers(config.sites.flatMap((s) => s.routes.flatMap((r) => r.handle.flatMap(Object.keys))));
-const runtime = buildRuntime(config, log, new WorkerTls(log), localShared());
+const runtime = buildRuntime(config, new ServerHost(log, new WorkerTls(log), localShared()).ctx);
 const listener = [...runtime.listeners.values()][0]!;
 const conns = new H1Connections(DEFAULT_LIMITS, listener, log, "http");
 const sock = new MemorySocket();

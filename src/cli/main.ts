@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { WharfConfig } from "../config/types.ts";
 import { ConfigError, WharfError } from "../core/errors.ts";
 import type { Prefork } from "../server/primary.ts";
 import {
+  ADMIN_HELP,
   HASH_PASSWORD_HELP,
   MAIN_HELP,
   PROXY_HELP,
@@ -96,9 +98,14 @@ async function withPrefork(
   }
 }
 
-/** Serves `config` until stopped (the server's modules load only for serving commands). */
+/**
+ * Serves `config` until stopped (the server's modules load only for serving commands),
+ * with its admin API once every worker listens: on `server.admin.listen`, or a unix
+ * socket named for `identity` (the config file, or the serving command line).
+ */
 async function start(
   config: WharfConfig,
+  where: { identity: string; baseDir: string },
   reload?: () => Promise<WharfConfig>,
   prefork?: Prefork,
 ): Promise<number> {
@@ -109,7 +116,81 @@ async function start(
     engine: engineOverride(),
     logLevel: logLevelOverride(),
     onFatal: (message) => process.stderr.write(`wharf: cannot start: ${message}\n`),
+    onListening: async (control, log) => {
+      const admin = control.config().server.admin;
+      if (admin === null) return;
+      const [{ startAdmin }, { defaultAdminSocket }, { validateConfigText }] = await Promise.all([
+        import("../admin/server.ts"),
+        import("../server/control.ts"),
+        import("../config/load.ts"),
+      ]);
+      await startAdmin(
+        control,
+        {
+          listen: admin.listen ?? `unix:${defaultAdminSocket(where.identity)}`,
+          token: admin.token,
+          baseDir: where.baseDir,
+        },
+        log,
+        validateConfigText,
+      );
+    },
   });
+}
+
+/** The identity (for the default admin socket) of a serving command line. */
+const commandIdentity = (command: string, args: string[]) =>
+  `${command}:${process.cwd()}:${JSON.stringify(args)}`;
+
+/**
+ * Where the admin API of the server run from `--config` (default ./wharf.yaml) answers:
+ * `--admin ADDR` when given, else the config's `server.admin.listen` or its default
+ * socket; the token from the config or WHARF_ADMIN_TOKEN. A config that does not load
+ * (being edited) still names its default socket.
+ */
+async function adminTarget(values: Record<string, string | boolean | undefined>) {
+  const file = resolve((values.config as string | undefined) ?? "wharf.yaml");
+  const { defaultAdminSocket } = await import("../server/control.ts");
+  let listen = `unix:${defaultAdminSocket(file)}`;
+  let token = process.env.WHARF_ADMIN_TOKEN || null;
+  try {
+    const admin = (await loadConfigFile(file)).server.admin;
+    if (admin === null && values.admin === undefined)
+      throw new UsageError(`${file} turns the admin API off (server.admin: off)`);
+    if (admin?.listen) listen = admin.listen;
+    token ??= admin?.token ?? null;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+  }
+  if (typeof values.admin === "string") listen = values.admin;
+  return { listen, token };
+}
+
+const adminOptions = {
+  config: { type: "string", short: "c" },
+  admin: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** Runs one admin API call for a CLI command; prints its answer; 0 when it succeeded. */
+async function adminCommand(
+  values: Record<string, string | boolean | undefined>,
+  method: string,
+  path: string,
+  body?: unknown,
+  show: (body: unknown) => string = (b) => JSON.stringify(b, null, 2),
+): Promise<number> {
+  const { callAdmin } = await import("../admin/client.ts");
+  const answer = await callAdmin(await adminTarget(values), method, path, body);
+  const ok = answer.status >= 200 && answer.status < 300;
+  if (!ok) {
+    const errors = (answer.body as { errors?: unknown; error?: unknown }) ?? {};
+    const list = Array.isArray(errors.errors) ? errors.errors : [errors.error ?? answer.body];
+    for (const e of list) process.stderr.write(`wharf: ${String(e)}\n`);
+    return 1;
+  }
+  process.stdout.write(`${values.json ? JSON.stringify(answer.body, null, 2) : show(answer.body)}\n`);
+  return 0;
 }
 
 const commonOptions = {
@@ -202,7 +283,12 @@ async function main(argv: string[]): Promise<number> {
       const { config, prefork } = await withPrefork(async () =>
         (await import("../config/from-flags.ts")).serveConfig(flags, process.cwd()),
       );
-      return start(config, undefined, prefork);
+      return start(
+        config,
+        { identity: commandIdentity("serve", rest), baseDir: process.cwd() },
+        undefined,
+        prefork,
+      );
     }
     case "proxy": {
       const { values } = parse(rest, { ...commonOptions, to: { type: "string", multiple: true } });
@@ -216,14 +302,58 @@ async function main(argv: string[]): Promise<number> {
       const { config, prefork } = await withPrefork(async () =>
         (await import("../config/from-flags.ts")).proxyConfig(flags, process.cwd()),
       );
-      return start(config, undefined, prefork);
+      return start(
+        config,
+        { identity: commandIdentity("proxy", rest), baseDir: process.cwd() },
+        undefined,
+        prefork,
+      );
     }
     case "run": {
       const { values } = parse(rest, { config: { type: "string", short: "c" } });
       if (values.help) return help(RUN_HELP);
-      const file = (values.config as string | undefined) ?? "wharf.yaml";
+      const file = resolve((values.config as string | undefined) ?? "wharf.yaml");
       const { config, prefork } = await withPrefork(() => loadConfigFile(file));
-      return start(config, () => loadConfigFile(file), prefork);
+      return start(config, { identity: file, baseDir: dirname(file) }, () => loadConfigFile(file), prefork);
+    }
+    case "status": {
+      const { values } = parse(rest, adminOptions);
+      if (values.help) return help(ADMIN_HELP);
+      return adminCommand(values, "GET", "/status", undefined, formatStatus);
+    }
+    case "reload":
+    case "deploy": {
+      const { values } = parse(rest, adminOptions);
+      if (values.help) return help(ADMIN_HELP);
+      return adminCommand(
+        values,
+        "POST",
+        `/${command}`,
+        undefined,
+        () => `${command === "reload" ? "reloaded" : "deployed"}`,
+      );
+    }
+    case "upstreams": {
+      const { values, positionals } = parse(rest, adminOptions, 2);
+      if (values.help) return help(ADMIN_HELP);
+      const [action, url] = positionals;
+      if (action === undefined) return adminCommand(values, "GET", "/upstreams", undefined, formatUpstreams);
+      if ((action !== "drain" && action !== "undrain") || url === undefined)
+        throw new UsageError("usage: wharf upstreams [drain|undrain URL]");
+      return adminCommand(values, "POST", `/upstreams/${action}`, { url }, () => `${url} ${action}ed`);
+    }
+    case "purge": {
+      const { values, positionals } = parse(rest, { ...adminOptions, prefix: { type: "boolean" } }, 1);
+      if (values.help) return help(ADMIN_HELP);
+      const target = positionals[0];
+      if (target === undefined) throw new UsageError("usage: wharf purge URL [--prefix]");
+      return adminCommand(
+        values,
+        "POST",
+        "/cache/purge",
+        values.prefix ? { prefix: target } : { url: target },
+        (b) => `purged ${(b as { purged: number }).purged} cached response(s)`,
+      );
     }
     case "trust": {
       const { values } = parse(rest, {});
@@ -253,6 +383,54 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}" (see wharf --help)`);
   }
+}
+
+interface StatusBody {
+  pid: number;
+  uptime_s: number;
+  workers: { id: number; pid: number; uptime_s: number; connections: number; rss_bytes: number }[];
+  upstreams: UpstreamRow[];
+  certificates: { names: string[]; not_after: string; last_error: string | null }[];
+}
+interface UpstreamRow {
+  url: string;
+  healthy: boolean;
+  drained: boolean;
+  inFlight: number;
+  fails: number;
+  lastError?: string | undefined;
+}
+
+function formatUpstreams(body: unknown): string {
+  const rows = body as UpstreamRow[];
+  if (rows.length === 0) return "no upstreams";
+  return rows
+    .map(
+      (u) =>
+        `${u.url}  ${u.drained ? "drained" : u.healthy ? "healthy" : "unhealthy"}  in-flight ${u.inFlight}  fails ${u.fails}${u.lastError ? `  last error: ${u.lastError}` : ""}`,
+    )
+    .join("\n");
+}
+
+function formatStatus(body: unknown): string {
+  const s = body as StatusBody;
+  const lines = [`wharf running: pid ${s.pid}, up ${s.uptime_s}s, ${s.workers.length} worker(s)`];
+  for (const w of s.workers)
+    lines.push(
+      `  worker ${w.id}: pid ${w.pid}, up ${w.uptime_s}s, ${w.connections} connection(s), ${Math.round(w.rss_bytes / 1048576)} MiB`,
+    );
+  if (s.upstreams.length > 0)
+    lines.push(
+      "upstreams:",
+      ...formatUpstreams(s.upstreams)
+        .split("\n")
+        .map((l) => `  ${l}`),
+    );
+  for (const c of s.certificates)
+    lines.push(
+      `certificate ${c.names.join(", ")}: expires ${c.not_after}${c.last_error ? `, last error: ${c.last_error}` : ""}`,
+    );
+  return lines.join("\n");
 }
 
 function help(text: string): number {

@@ -9,10 +9,13 @@ Usage:
   wharf trust                      install the internal CA's root for browsers (NSS) and,
                                    as root, into the system's trust store
   wharf hash-password              hash a password for basic_auth (from stdin, or asked)
+  wharf status|reload|deploy       steer a running server through its admin API
+  wharf upstreams [drain|undrain URL], wharf purge URL [--prefix]   (see wharf status --help)
   wharf --version                  print the version
   wharf --help                     this help; every command also takes --help
 
-Signals: SIGHUP reloads the config (wharf run); SIGTERM/SIGINT drain and stop.
+Signals: SIGHUP reloads the config (wharf run); SIGUSR1 reopens the log files;
+SIGTERM/SIGINT drain and stop.
 `;
 
 export const SERVE_HELP = `Usage: wharf serve [DIR] [options]
@@ -107,4 +110,28 @@ Argon2id (19 MiB, 2 passes). basic_auth also takes bcrypt ($2y$) and apr1 lines 
 existing htpasswd file.
 
   echo 'correct horse' | wharf hash-password
+`;
+
+export const ADMIN_HELP = `Usage: wharf status    [--config FILE] [--admin ADDR] [--json]
+       wharf reload    [--config FILE] [--admin ADDR]
+       wharf deploy    [--config FILE] [--admin ADDR]
+       wharf upstreams [drain|undrain URL] [--config FILE] [--admin ADDR] [--json]
+       wharf purge URL [--prefix] [--config FILE] [--admin ADDR]
+
+Talk to the server \`wharf run\` started from the same config, through its admin API (a
+unix socket under the runtime directory unless server.admin.listen says otherwise):
+
+  status     pid, uptime, workers, upstreams and certificates
+  reload     re-read the config file (as SIGHUP does); its errors are printed if refused
+  deploy     restart the supervised apps blue-green: the new process starts, answers its
+             ready_path, takes the new requests; the old one finishes its own, then stops
+  upstreams  each upstream's health, in-flight requests and failures; drain URL sends it
+             no new requests (its in-flight ones finish), undrain takes it back
+  purge      drop URL from the cache (every variant); --prefix drops every URL under it
+
+Options:
+  --config FILE    the config the server runs (default ./wharf.yaml)
+  --admin ADDR     the admin API's address instead (unix:/path.sock or host:port)
+  --json           print the API's JSON answer
+  The token for a TCP admin listener comes from the config or WHARF_ADMIN_TOKEN.
 `;

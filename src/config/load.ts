@@ -45,6 +45,26 @@ export async function loadConfigFile(
   return parseYamlConfig(text, file, dirname(abs), env, handlerSchemas);
 }
 
+/**
+ * Validates a config sent as text (the admin API's POST /config): JSON when `type` says so
+ * or the text starts with `{`, else YAML; relative paths resolve against `baseDir`.
+ */
+export async function validateConfigText(raw: string, type: string, baseDir: string): Promise<WharfConfig> {
+  if (/json/i.test(type) || raw.trimStart().startsWith("{")) {
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (err) {
+      throw new ConfigError([
+        { file: "request body", path: "", message: `is not JSON: ${(err as Error).message}` },
+      ]);
+    }
+    return validateConfigObject(value, "request body", baseDir);
+  }
+  const { parseYamlConfig } = await import("./load-yaml.ts");
+  return parseYamlConfig(raw, "request body", baseDir, process.env, handlerSchemas);
+}
+
 /** Validates an already-built object (from a TS config or CLI flags). */
 export async function validateConfigObject(
   raw: unknown,

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import {
   cidr,
@@ -108,6 +109,48 @@ const server = (ctx: SchemaContext) =>
        * only when the request comes from one of these.
        */
       trusted_proxies: z.array(cidr).default([]),
+      /**
+       * The admin API (JSON, /metrics, the dashboard): a unix socket (mode 0600) under the
+       * runtime directory by default; `listen: "127.0.0.1:2019"` for TCP (loopback only
+       * unless a `token` is set, which then every request must send as a Bearer token);
+       * `admin: off` turns it off.
+       */
+      admin: z
+        .union([
+          z.literal(false),
+          z.literal("off"),
+          z.null(),
+          z.strictObject({
+            listen: z
+              .string()
+              .refine((v) => v.startsWith("unix:/") || parseListenAddress(v) !== undefined, {
+                message: 'must be "unix:/path.sock" or an address such as "127.0.0.1:2019"',
+              })
+              .nullish(),
+            token: z.string().min(16, "must be at least 16 characters").nullish(),
+          }),
+        ])
+        .default({})
+        .transform((v) =>
+          v === false || v === "off" || v === null
+            ? null
+            : {
+                listen:
+                  v.listen == null || v.listen.startsWith("unix:")
+                    ? (v.listen ?? null)
+                    : formatListenAddress(parseListenAddress(v.listen)!),
+                token: v.token ?? null,
+              },
+        )
+        .refine(
+          (v) => {
+            if (v === null || v.listen === null || v.listen.startsWith("unix:") || v.token !== null)
+              return true;
+            const host = parseListenAddress(v.listen)?.host ?? "";
+            return host === "localhost" || host === "::1" || host.startsWith("127.");
+          },
+          { message: "an admin address off loopback needs a token" },
+        ),
       /** The fields the client address is read from, the first present winning. */
       client_ip_headers: z
         .array(z.enum(["X-Forwarded-For", "X-Real-IP", "Forwarded"]))
@@ -191,6 +234,7 @@ const accessLog = (ctx: SchemaContext) =>
     .union([
       z.literal(false),
       z.literal("off"),
+      z.null(),
       z.strictObject({
         format: z.enum(["combined", "json"]).default("combined"),
         // stdout, stderr, or a file (relative to the config's directory)
@@ -201,12 +245,12 @@ const accessLog = (ctx: SchemaContext) =>
           .transform((o) => (o === "stdout" || o === "stderr" ? o : resolve(ctx.baseDir, o))),
       }),
     ])
-    .transform((v) => (v === false || v === "off" ? null : v));
+    .transform((v) => (v === false || v === "off" || v === null ? null : v));
 
 const hsts = z
-  .union([z.literal(false), duration])
+  .union([z.literal(false), z.null(), duration])
   .default(false)
-  .transform((v) => (v === false ? null : Math.floor(v / 1000)));
+  .transform((v) => (v === false ? null : v));
 
 /** The canonical TLS block of a site whose certificate the primary provides. */
 function managedTls(source: "acme" | "internal", onDemand = false) {
@@ -232,6 +276,9 @@ function siteTls(ctx: SchemaContext) {
       z
         .strictObject({
           source: z.enum(["acme", "internal"]),
+          // The canonical form has them (null): it validates as itself.
+          cert: z.null().optional(),
+          key: z.null().optional(),
           on_demand: z.boolean().default(false),
           client_ca: fsPath(ctx, "file").nullable().default(null),
           hsts,
@@ -241,6 +288,8 @@ function siteTls(ctx: SchemaContext) {
         .transform((t) => ({ ...t, cert: null, key: null })),
       z
         .strictObject({
+          source: z.literal("files").optional(),
+          on_demand: z.literal(false).optional(),
           /** PEM certificate chain and private key. */
           cert: fsPath(ctx, "file"),
           key: fsPath(ctx, "file"),
@@ -252,6 +301,7 @@ function siteTls(ctx: SchemaContext) {
           client_ca: fsPath(ctx, "file").nullable().default(null),
         })
         .transform((t) => ({ ...t, source: "files" as const, on_demand: false })),
+      z.null(),
     ])
     .optional()
     .transform((v) => v ?? null);
@@ -274,11 +324,15 @@ function site(ctx: SchemaContext, schemas: Schemas) {
         .default({}),
       routes: z.array(route(schemas)).default([]),
       tls: siteTls(ctx),
+      /** The canonical form of `listen` entries with `proxy_protocol: true`. */
+      proxy_protocol: z.array(listenAddress).default([]),
     })
     .transform((site) => ({
       ...site,
       listen: site.listen.map((l) => l.address),
-      proxy_protocol: site.listen.filter((l) => l.proxy_protocol).map((l) => l.address),
+      proxy_protocol: site.listen
+        .filter((l) => l.proxy_protocol || site.proxy_protocol.includes(l.address))
+        .map((l) => l.address),
     }));
 }
 
@@ -370,6 +424,19 @@ function addHttpsRedirects<T extends { sites: SiteConfig[]; server: { acme: { ht
       s.tls.redirect_http = c.server.acme.http_listen;
     if (!s.tls || s.tls.redirect_http.length === 0) continue;
     const port = parseListenAddress(s.listen[0]!)?.port ?? 443;
+    // A canonical config validated again already has its twin.
+    const listen = s.tls.redirect_http;
+    if (
+      c.sites.some(
+        (o) =>
+          o.tls === null &&
+          isDeepStrictEqual(o.listen, listen) &&
+          isDeepStrictEqual(o.hosts, s.hosts) &&
+          o.routes.length === 1 &&
+          "redirect" in (o.routes[0]!.handle[0] ?? {}),
+      )
+    )
+      continue;
     extra.push({
       hosts: s.hosts,
       listen: s.tls.redirect_http,

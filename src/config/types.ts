@@ -47,7 +47,7 @@ export interface SiteTlsConfig {
   source: "files" | "acme" | "internal";
   cert: string | null;
   key: string | null;
-  /** Strict-Transport-Security max-age in seconds, or null. */
+  /** Strict-Transport-Security max-age in milliseconds (sent in seconds), or null. */
   hsts: number | null;
   redirect_http: string[];
   /** CA (PEM file) whose client certificates are required (mutual TLS), or null. */
@@ -90,6 +90,11 @@ export interface ServerConfig {
   /** Staple OCSP answers (RFC 6960) for certificates with a responder. */
   ocsp_stapling: boolean;
   log_level: "debug" | "info" | "warn" | "error";
+  /**
+   * The admin API: `listen` null means the default unix socket under the runtime
+   * directory; null for `admin: off`.
+   */
+  admin: { listen: string | null; token: string | null } | null;
   /** Addresses and CIDRs whose word about the client (fields, PROXY headers) is believed. */
   trusted_proxies: string[];
   /** The fields the client address is read from, the first present winning. */

@@ -50,14 +50,26 @@ const SEP = "\u0001";
 
 /** A family of counters by label values, each a number in a map. */
 export class CounterVec {
-  readonly #values = new Map<string, number>();
+  readonly #values = new Map<string, { value: number }>();
 
   inc(labels: string, by = 1): void {
-    this.#values.set(labels, (this.#values.get(labels) ?? 0) + by);
+    this.cell(labels).value += by;
+  }
+
+  /** The counter of one label set, to keep and bump where a hot path counts. */
+  cell(labels: string): { value: number } {
+    let c = this.#values.get(labels);
+    if (c === undefined) {
+      c = { value: 0 };
+      this.#values.set(labels, c);
+    }
+    return c;
   }
 
   series(): Series {
-    return Object.fromEntries(this.#values);
+    const out: Series = {};
+    for (const [k, c] of this.#values) out[k] = c.value;
+    return out;
   }
 }
 
@@ -91,15 +103,24 @@ export function labels(...values: (string | number)[]): string {
   return values.join(SEP);
 }
 
-/** Sums worker snapshots: counters and gauges add, histograms add bucket by bucket. */
-export function mergeSnapshots(snapshots: readonly Snapshot[]): Snapshot {
+/**
+ * Sums worker snapshots: counters and gauges add (a gauge whose info says `merge: "min"`
+ * takes the least, as a state every worker must agree on), histograms add bucket by bucket.
+ */
+export function mergeSnapshots(
+  snapshots: readonly Snapshot[],
+  info: Record<string, MetricInfo> = METRICS,
+): Snapshot {
   const out: Snapshot = {};
   for (const snap of snapshots) {
     for (const [name, series] of Object.entries(snap)) {
-      const into = (out[name] ??= {});
+      out[name] ??= {};
+      const into = out[name];
+      const min = info[name]?.merge === "min";
       for (const [key, v] of Object.entries(series)) {
         const have = into[key];
-        if (typeof v === "number") into[key] = ((have as number | undefined) ?? 0) + v;
+        if (typeof v === "number")
+          into[key] = have === undefined ? v : min ? Math.min(have as number, v) : (have as number) + v;
         else if (have === undefined) into[key] = { buckets: [...v.buckets], sum: v.sum, count: v.count };
         else {
           const h = have as HistogramState;
@@ -122,9 +143,14 @@ export interface MetricInfo {
   labels: readonly string[];
   /** For histograms: the bucket bounds. */
   bounds?: readonly number[];
+  /** How the workers' values combine: summed (default), or the least ("healthy" only if all say so). */
+  merge?: "sum" | "min";
 }
 
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+/** The media type of the Prometheus text exposition format. */
+export const PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** The Prometheus text exposition format (0.0.4) of a merged snapshot. */
 export function toPrometheus(snapshot: Snapshot, info: Record<string, MetricInfo>): string {
@@ -156,3 +182,112 @@ export function toPrometheus(snapshot: Snapshot, info: Record<string, MetricInfo
   }
   return out;
 }
+
+/** The metrics a worker counts, by the events where they happen (engine, dispatcher, handlers). */
+export class WorkerMetrics {
+  /** site, code, method */
+  readonly requests = new CounterVec();
+  /** site */
+  readonly duration = new HistogramVec(DURATION_BUCKETS);
+  /** site */
+  readonly size = new HistogramVec(SIZE_BUCKETS);
+  inFlight = 0;
+  /** upstream */
+  readonly upstreamDuration = new HistogramVec(DURATION_BUCKETS);
+  /** upstream */
+  readonly upstreamRetries = new CounterVec();
+  /** result: hit, miss, stale, bypass… */
+  readonly cacheRequests = new CounterVec();
+  /** limit */
+  readonly ratelimitRejected = new CounterVec();
+
+  /** What the primary sums: the counted families, and the gauges it is given. */
+  snapshot(gauges: Snapshot = {}): Snapshot {
+    return {
+      wharf_http_requests_total: this.requests.series(),
+      wharf_http_request_duration_seconds: this.duration.series(),
+      wharf_http_response_size_bytes: this.size.series(),
+      wharf_http_requests_in_flight: { "": this.inFlight },
+      wharf_upstream_request_duration_seconds: this.upstreamDuration.series(),
+      wharf_upstream_retries_total: this.upstreamRetries.series(),
+      wharf_cache_requests_total: this.cacheRequests.series(),
+      wharf_ratelimit_rejected_total: this.ratelimitRejected.series(),
+      ...gauges,
+    };
+  }
+}
+
+/** The families of wharf's /metrics, in the order they are written. */
+export const METRICS: Record<string, MetricInfo> = {
+  wharf_http_requests_total: {
+    help: "Requests answered.",
+    type: "counter",
+    labels: ["site", "code", "method"],
+  },
+  wharf_http_request_duration_seconds: {
+    help: "Time from a request's head to the end of its answer.",
+    type: "histogram",
+    labels: ["site"],
+    bounds: DURATION_BUCKETS,
+  },
+  wharf_http_response_size_bytes: {
+    help: "Response body bytes sent.",
+    type: "histogram",
+    labels: ["site"],
+    bounds: SIZE_BUCKETS,
+  },
+  wharf_http_requests_in_flight: { help: "Requests being answered now.", type: "gauge", labels: [] },
+  wharf_connections_open: { help: "Client connections open now.", type: "gauge", labels: ["protocol"] },
+  wharf_upstream_healthy: {
+    help: "1 when an upstream takes requests (in every worker), else 0.",
+    type: "gauge",
+    labels: ["upstream"],
+    merge: "min",
+  },
+  wharf_upstream_requests_in_flight: {
+    help: "Requests at an upstream now.",
+    type: "gauge",
+    labels: ["upstream"],
+  },
+  wharf_upstream_request_duration_seconds: {
+    help: "Time from sending a request upstream to the end of its answer's body.",
+    type: "histogram",
+    labels: ["upstream"],
+    bounds: DURATION_BUCKETS,
+  },
+  wharf_upstream_retries_total: {
+    help: "Requests sent again to an upstream.",
+    type: "counter",
+    labels: ["upstream"],
+  },
+  wharf_cache_requests_total: {
+    help: "Requests through a response cache, by what it did.",
+    type: "counter",
+    labels: ["result"],
+  },
+  wharf_ratelimit_rejected_total: {
+    help: "Requests refused by a rate limit.",
+    type: "counter",
+    labels: ["limit"],
+  },
+  wharf_tls_certificate_not_after_seconds: {
+    help: "When a served certificate expires (Unix time).",
+    type: "gauge",
+    labels: ["name"],
+  },
+  wharf_config_reloads_total: { help: "Config reloads, by result.", type: "counter", labels: ["result"] },
+  wharf_worker_restarts_total: { help: "Workers replaced after they died.", type: "counter", labels: [] },
+  wharf_workers: { help: "Worker processes running.", type: "gauge", labels: [] },
+  process_resident_memory_bytes: {
+    help: "Resident memory of wharf's processes, summed.",
+    type: "gauge",
+    labels: [],
+  },
+  process_cpu_seconds_total: { help: "CPU time of wharf's processes, summed.", type: "counter", labels: [] },
+  process_open_fds: {
+    help: "Open file descriptors of wharf's processes, summed.",
+    type: "gauge",
+    labels: [],
+  },
+  process_start_time_seconds: { help: "When the primary started (Unix time).", type: "gauge", labels: [] },
+};

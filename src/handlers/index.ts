@@ -7,7 +7,9 @@ import connLimit from "./conn-limit/index.ts";
 import encode from "./encode/index.ts";
 import forwardAuth from "./forward-auth/index.ts";
 import headers from "./headers/index.ts";
+import health from "./health/index.ts";
 import ipFilter from "./ip-filter/index.ts";
+import metrics from "./metrics/index.ts";
 import proxy from "./proxy/index.ts";
 import rateLimit from "./rate-limit/index.ts";
 import type { HandlerFactory, HandlerRecord, SchemaBuilder } from "./record.ts";
@@ -35,6 +37,8 @@ export const HANDLERS = [
   forwardAuth,
   rewrite,
   abort,
+  health,
+  metrics,
 ] as const;
 
 type AnyRecord = (typeof HANDLERS)[number];
@@ -115,4 +119,12 @@ export function buildHandlerSchemas(
   return Object.fromEntries([...builders].map(([name, build]) => [name, build(ctx)]));
 }
 
-export type { Handle, HandlerContext, HandlerInstance, Next, SharedState } from "./handler.ts";
+export type {
+  Handle,
+  HandlerContext,
+  HandlerInstance,
+  Next,
+  SharedState,
+  UpstreamRegistry,
+  UpstreamView,
+} from "./handler.ts";

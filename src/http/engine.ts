@@ -13,4 +13,6 @@ export interface Engine {
   destroyAll(): void;
   /** Re-reads the limits object it was given (after a reload changed it). */
   applyLimits(): void;
+  /** Client connections open now, by protocol (`h1`, `h1-tls`, `h2`, `h2c`). */
+  connections(): Record<string, number>;
 }

@@ -27,6 +27,11 @@ export class H1Connections {
     this.shared = { limits, onRequest, log, scheme, draining: false };
   }
 
+  /** Connections open now. */
+  get size(): number {
+    return this.#all.size;
+  }
+
   /** Takes a new connection (plain or TLS, already handshaken). */
   add(socket: Duplex & { setNoDelay?: (on: boolean) => unknown }): H1Connection {
     if (this.#timer === undefined) {
@@ -137,6 +142,7 @@ export function createWharfEngine(
   applyLimits();
   return {
     server,
+    connections: () => ({ h1: conns.size, h2c: h2?.size ?? 0 }),
     drain() {
       server.close();
       conns.drain();

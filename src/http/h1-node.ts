@@ -71,8 +71,14 @@ export function createNodeEngine(limits: HttpLimits, onRequest: RequestListener,
     socket.destroySoon();
   });
 
+  let open = 0;
+  server.on("connection", (socket: Socket) => {
+    open++;
+    socket.once("close", () => open--);
+  });
   return {
     server,
+    connections: () => ({ h1: open }),
     drain() {
       draining = true;
       server.close();

@@ -86,6 +86,11 @@ export class H2Sessions {
     this.#server.emit("connection", socket);
   }
 
+  /** Sessions open now. */
+  get size(): number {
+    return this.#tracker.size;
+  }
+
   /** GOAWAY to every client: streams in flight finish, then each session closes. */
   drain(): void {
     this.#tracker.drain();

@@ -28,6 +28,11 @@ export class H2Tracker {
   readonly #open = new Map<Http2Session, number>();
   #draining = false;
 
+  /** Sessions open now. */
+  get size(): number {
+    return this.#open.size;
+  }
+
   /** Follows a new session (one that arrives while draining gets its GOAWAY at once). */
   session(s: Http2Session): void {
     this.#open.set(s, 0);

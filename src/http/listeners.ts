@@ -177,6 +177,15 @@ export class ListenerPool {
     return out;
   }
 
+  /** Client connections open now, by protocol, over every address. */
+  connections(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const slot of this.#slots.values())
+      for (const e of slot.engines)
+        for (const [k, n] of Object.entries(e.connections())) out[k] = (out[k] ?? 0) + n;
+    return out;
+  }
+
   /** Drains and closes every address not in `keep`. */
   async closeExcept(keep: Set<string>): Promise<void> {
     const closing: Promise<void>[] = [];

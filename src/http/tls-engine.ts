@@ -79,6 +79,7 @@ export function createTlsEngine(
   return {
     server: front,
     tls: server,
+    connections: () => ({ "h1-tls": h1Sockets.size, h2: tracker.size }),
     drain() {
       draining = true;
       front.close();

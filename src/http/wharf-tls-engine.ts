@@ -49,6 +49,7 @@ export function createWharfTlsEngine(
   return {
     server: front,
     tls,
+    connections: () => ({ "h1-tls": h1.size, h2: h2.size }),
     drain() {
       front.close();
       h1.drain();

@@ -1,14 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { RouteConfig, SiteConfig } from "../config/types.ts";
 import { WharfError } from "../core/errors.ts";
-import type { Logger } from "../core/logger.ts";
 import {
   type Handle,
   type HandlerContext,
   type HandlerInstance,
   handlerFactory,
   type Next,
-  type SharedState,
 } from "../handlers/index.ts";
 import { sendError } from "../http/error-page.ts";
 import type { ErrorPages, Exchange } from "../http/exchange.ts";
@@ -42,7 +40,8 @@ interface CompiledRoute {
  * chain that calls `next` past its end continues with the next matching route; when none
  * answers, 404. Errors name where they arose (`routes[2].handle[0] (static): …`).
  */
-export function compileSite(site: SiteConfig, log: Logger, shared: SharedState): CompiledSite {
+export function compileSite(site: SiteConfig, base: Omit<HandlerContext, "reroute">): CompiledSite {
+  const log = base.log;
   const instances: HandlerInstance[] = [];
   const close = async () => {
     await Promise.allSettled(instances.map((h) => h.close?.()));
@@ -61,7 +60,7 @@ export function compileSite(site: SiteConfig, log: Logger, shared: SharedState):
       ex.path = path;
       return dispatch(ex, 0);
     };
-    const routes = site.routes.map((r, i) => compileRoute(r, i, { log, reroute, shared }, instances));
+    const routes = site.routes.map((r, i) => compileRoute(r, i, { ...base, reroute }, instances));
     const errorPages = loadErrorPages(site.error_pages);
     const dispatch = (ex: Exchange, from: number): void | Promise<void> => {
       for (let i = from; i < routes.length; i++) {
@@ -76,7 +75,7 @@ export function compileSite(site: SiteConfig, log: Logger, shared: SharedState):
     return {
       config: site,
       errorPages,
-      hsts: site.tls?.hsts ? `max-age=${site.tls.hsts}` : undefined,
+      hsts: site.tls?.hsts ? `max-age=${Math.floor(site.tls.hsts / 1000)}` : undefined,
       clientAuth: site.tls?.client_ca != null,
       handle: (ex) => dispatch(ex, 0),
       close,

@@ -5,6 +5,8 @@ import type { Exchange } from "../http/exchange.ts";
 /** Writes lines to stdout, stderr or a file, batching them so a busy server makes few writes. */
 export interface LineWriter {
   write(line: string): void;
+  /** Opens the file again (after logrotate moved it): lines before go to the old file, none lost. */
+  reopen(): void;
   close(): void;
 }
 
@@ -36,9 +38,9 @@ export function openLineWriter(output: string): LineWriter {
   if (output === "stdout" || output === "stderr") {
     const stream = output === "stdout" ? process.stdout : process.stderr;
     const b = batching((text) => stream.write(text));
-    return { write: b.write, close: b.drain };
+    return { write: b.write, reopen: b.drain, close: b.drain };
   }
-  const fd = openSync(output, "a", 0o644);
+  let fd = openSync(output, "a", 0o644);
   let chain = Promise.resolve();
   // O_APPEND keeps lines from several workers whole; the chain keeps this worker's in order.
   const b = batching((text) => {
@@ -51,6 +53,14 @@ export function openLineWriter(output: string): LineWriter {
   });
   return {
     write: b.write,
+    reopen() {
+      b.drain();
+      chain = chain.then(() => {
+        const old = fd;
+        fd = openSync(output, "a", 0o644);
+        closeSync(old);
+      });
+    },
     close() {
       b.drain();
       void chain.then(() => closeSync(fd));

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, type FSWatcher, readdirSync, rmSync, type Stats, statSync, watch } from "node:fs";
 import { request } from "node:http";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -91,6 +91,9 @@ function programOf(command: string): string {
   return command.trim().split(/\s+/)[0] ?? command;
 }
 
+/** Resolves once no worker holds a request for `upstream` (or after `timeoutMs`). */
+export type Quiesce = (upstream: string, timeoutMs: number) => Promise<void>;
+
 /**
  * Supervises the app processes that `proxy: { app: … }` handlers name: gives each a socket
  * or port, starts it, waits until it answers, restarts it with backoff when it exits,
@@ -110,10 +113,17 @@ export class AppSupervisor {
   }
 
   /**
-   * Starts the apps a config needs (keeping those already running with the same settings),
-   * stops those it no longer names, and returns the config with each such proxy's `to` set.
+   * Starts the apps a config needs (keeping those already running with the same command,
+   * environment and watched code), and returns the config with each such proxy's `to`
+   * set, and `retire`: it stops the apps the config no longer uses, letting them finish
+   * what they are answering. Call it once the workers run the new config (blue-green: the
+   * new app answers before the old one goes). `deploy` starts every app anew.
    */
-  async prepare(config: WharfConfig): Promise<WharfConfig> {
+  async prepare(
+    config: WharfConfig,
+    deploy = false,
+  ): Promise<{ config: WharfConfig; retire: (idle?: Quiesce) => Promise<void> }> {
+    if (deploy) this.#generation++;
     const out = structuredClone(config);
     const wanted = new Set<string>();
     for (const site of out.sites) {
@@ -126,16 +136,62 @@ export class AppSupervisor {
         }
       }
     }
-    for (const [key, app] of this.#apps) if (!wanted.has(key)) await this.#stop(app);
-    return out;
+    const old = [...this.#apps.values()].filter((a) => !wanted.has(a.key));
+    return {
+      config: out,
+      retire: async (idle) => {
+        await Promise.all(
+          old.map(async (a) => {
+            // The workers may still hold requests for it (bodies being read, answers relayed).
+            await idle?.(a.upstream, a.cfg.stop_timeout).catch(() => {});
+            await this.#stop(a);
+          }),
+        );
+      },
+    };
   }
 
   async stopAll(): Promise<void> {
+    for (const w of this.#watchers) w.close();
     await Promise.all([...this.#apps.values()].map((a) => this.#stop(a)));
   }
 
+  /** Called when a watched path changes (a deploy should follow). */
+  onCodeChange: (() => void) | undefined;
+
+  readonly #watchers: FSWatcher[] = [];
+  readonly #watched = new Set<string>();
+  #generation = 0;
+
+  /** Watches an app's `watch` paths: a change means a deploy (debounced). */
+  #watch(paths: readonly string[]): void {
+    let timer: NodeJS.Timeout | undefined;
+    for (const p of paths) {
+      if (this.#watched.has(p)) continue;
+      this.#watched.add(p);
+      try {
+        const w = watch(p, { recursive: true }, () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => this.onCodeChange?.(), 500);
+        });
+        w.on("error", () => {});
+        this.#watchers.push(w);
+      } catch (err) {
+        this.#log.warn("cannot watch a path of an app", { path: p, error: (err as Error).message });
+      }
+    }
+  }
+
+  /** What identifies a running app: its settings, the deploy generation, and its watched code's state. */
+  #identity(cfg: AppConfig): string {
+    const h = createHash("sha256").update(JSON.stringify(cfg)).update(String(this.#generation));
+    for (const p of cfg.watch) h.update(fingerprint(p));
+    return h.digest("hex").slice(0, 16);
+  }
+
   async #ensure(cfg: AppConfig): Promise<RunningApp> {
-    const key = createHash("sha256").update(JSON.stringify(cfg)).digest("hex").slice(0, 16);
+    this.#watch(cfg.watch);
+    const key = this.#identity(cfg);
     const existing = this.#apps.get(key);
     if (existing) return existing;
     const n = ++this.#count;
@@ -250,6 +306,10 @@ export class AppSupervisor {
     child.once("error", (err) => log.error("app failed to start", { err }));
   }
 
+  /**
+   * Stops an app: SIGTERM to its process group (gunicorn, uvicorn and uWSGI then finish
+   * what they are answering), SIGKILL after `stop_timeout`.
+   */
   async #stop(app: RunningApp): Promise<void> {
     app.stopping = true;
     this.#apps.delete(app.key);
@@ -263,10 +323,32 @@ export class AppSupervisor {
         try {
           process.kill(-child.pid!, "SIGKILL");
         } catch {}
-      }, 10_000);
+      }, app.cfg.stop_timeout);
       await exited;
       clearTimeout(timer);
     }
     if (app.socketPath) rmSync(app.socketPath, { force: true });
+    this.#log.info("app stopped", { command: app.command });
   }
+}
+
+/** The state of a watched path: newest mtime and entry count under it (a change in code). */
+function fingerprint(path: string): string {
+  let newest = 0;
+  let count = 0;
+  const visit = (p: string, depth: number) => {
+    let st: Stats;
+    try {
+      st = statSync(p);
+    } catch {
+      return;
+    }
+    count++;
+    newest = Math.max(newest, st.mtimeMs);
+    if (!st.isDirectory() || depth > 8) return;
+    for (const name of readdirSync(p))
+      if (name !== "__pycache__" && !name.startsWith(".")) visit(join(p, name), depth + 1);
+  };
+  visit(path, 0);
+  return `${path}:${newest}:${count}`;
 }

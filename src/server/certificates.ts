@@ -1,6 +1,6 @@
 import type { WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
-import type { AcmeManager } from "../tls/acme.ts";
+import type { AcmeManager, ManagedStatus } from "../tls/acme.ts";
 import type { InternalCerts } from "../tls/internal-certs.ts";
 import type { OnDemandIssuer } from "../tls/on-demand.ts";
 import type { PrimaryControl } from "./primary.ts";
@@ -81,6 +81,11 @@ export class Certificates {
   request(name: string): void {
     if (this.#onDemand) this.#onDemand.request(name);
     else this.#workers()?.broadcast({ type: "ondemand-cert", name, cert: null, key: null });
+  }
+
+  /** What the managers plan: each managed certificate's next order and last failure. */
+  status(): ManagedStatus[] {
+    return this.#acme?.status() ?? [];
   }
 
   stop(): void {

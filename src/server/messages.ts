@@ -1,4 +1,5 @@
 import type { WharfConfig } from "../config/types.ts";
+import type { WorkerStats } from "./runtime.ts";
 
 /**
  * What the primary's certificate machinery tells every worker: an ACME challenge answer
@@ -16,6 +17,9 @@ export type ToWorker =
   | ChallengeMessage
   | { type: "ticket-keys"; keys: string }
   | { type: "shared-reply"; id: number; value?: unknown; error?: string }
+  | { type: "stats"; id: number }
+  | { type: "drained"; urls: string[] }
+  | { type: "reopen-logs" }
   | { type: "shared-event"; kind: string; body: unknown; ack: number };
 
 /** What a worker tells the primary. */
@@ -25,4 +29,5 @@ export type ToPrimary =
   | { type: "failed"; seq: number; error: string; code?: string | undefined }
   | { type: "cert-request"; name: string }
   | { type: "shared"; id: number; kind: string; body: unknown }
-  | { type: "shared-ack"; ack: number };
+  | { type: "shared-ack"; ack: number }
+  | { type: "stats-reply"; id: number; stats: WorkerStats };

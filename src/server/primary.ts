@@ -6,6 +6,7 @@ import type { WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
 import { describeListenError } from "./listen-errors.ts";
 import type { ChallengeMessage, ToPrimary, ToWorker } from "./messages.ts";
+import type { WorkerStats } from "./runtime.ts";
 import { SharedHost } from "./shared-host.ts";
 
 export interface PrimaryOptions {
@@ -16,6 +17,8 @@ export interface PrimaryOptions {
   log: Logger;
   /** Loads the config again for a reload (SIGHUP); absent when there is no file to re-read. */
   reload?: (() => Promise<WharfConfig>) | undefined;
+  /** Runs after a reload's config is in every worker (retires the apps it no longer uses). */
+  afterPush?: () => Promise<void> | undefined;
   /** Runs once every worker has exited on shutdown (stops supervised apps). */
   afterStop?: () => Promise<void>;
   /** Told why the server could not start (the CLI prints it as one line). */
@@ -28,8 +31,8 @@ export interface PrimaryOptions {
 
 /** What other primary-side parts (certificates, apps) may do with the workers. */
 export interface PrimaryControl {
-  /** Hands the workers a new config (as a reload does). */
-  push(config: WharfConfig): void;
+  /** Hands the workers a new config (as a reload does); resolves with the workers' problems. */
+  push(config: WharfConfig): Promise<string[]>;
   /** Sends a message to every worker, now and to workers started later. */
   broadcast(msg: ChallengeMessage): void;
 }
@@ -120,6 +123,14 @@ export class Primary implements PrimaryControl {
   #ticketKeys: string;
   /** Worker restarts since start (replacements of workers that died). */
   restarts = 0;
+  /** Restarts by worker id (the slot a replacement takes over). */
+  readonly restartsOf = new Map<number, number>();
+  /** Config loads since start, by outcome (for wharf_config_reloads_total). */
+  readonly reloads = { success: 0, failure: 0 };
+  /** Upstreams an operator drained: no new requests in any worker. */
+  readonly #drained = new Set<string>();
+  readonly #stats = new Map<number, (s: WorkerStats) => void>();
+  #nextStats = 1;
   /** A failed start ends without the usual shutdown lines (the error said it all). */
   #quiet = false;
   /** The state the workers share (response cache, rate limits). */
@@ -140,6 +151,8 @@ export class Primary implements PrimaryControl {
     return new Promise((resolve) => {
       this.#resolveExit = resolve;
       process.on("SIGHUP", () => void this.reload());
+      // logrotate's postrotate: every worker reopens its log files.
+      process.on("SIGUSR1", () => this.reopenLogs());
       process.on("SIGTERM", () => void this.shutdown(0));
       process.on("SIGINT", () => void this.shutdown(0));
       // New session-ticket keys now and then: a stolen key then only opens recent sessions.
@@ -163,16 +176,65 @@ export class Primary implements PrimaryControl {
     }));
   }
 
-  push(next: WharfConfig): void {
-    if (this.#shuttingDown) return;
+  push(next: WharfConfig): Promise<string[]> {
+    if (this.#shuttingDown) return Promise.resolve(["shutting down"]);
     this.#config = next;
     const s = ++this.#seq;
-    this.#expectAll(s, (failed) => {
-      if (failed.length > 0)
-        this.#log.error("reload failed in a worker: it keeps the old config", { errors: failed });
-      else this.#log.info("config reloaded", { seq: s });
+    return new Promise((resolve) => {
+      this.#expectAll(s, (failed) => {
+        if (failed.length > 0) {
+          this.reloads.failure++;
+          this.#log.error("reload failed in a worker: it keeps the old config", { errors: failed });
+        } else {
+          this.reloads.success++;
+          this.#log.info("config reloaded", { seq: s });
+        }
+        resolve(failed);
+      });
+      for (const w of this.#live()) this.#send(w, { type: "config", seq: s, config: next });
     });
-    for (const w of this.#live()) this.#send(w, { type: "config", seq: s, config: next });
+  }
+
+  /** The config the workers run now. */
+  get config(): WharfConfig {
+    return this.#config;
+  }
+
+  /** Every worker's state (pid, connections, metrics, upstreams); one that does not answer within a second is left out. */
+  async collect(): Promise<(WorkerStats & { id: number })[]> {
+    const asks = [...this.#ids].map(
+      ([w, id]) =>
+        new Promise<(WorkerStats & { id: number }) | undefined>((resolve) => {
+          const n = this.#nextStats++;
+          const timer = setTimeout(() => {
+            this.#stats.delete(n);
+            resolve(undefined);
+          }, 1000);
+          this.#stats.set(n, (stats) => {
+            clearTimeout(timer);
+            resolve({ ...stats, id });
+          });
+          this.#send(w, { type: "stats", id: n });
+        }),
+    );
+    return (await Promise.all(asks)).filter((s) => s !== undefined);
+  }
+
+  /** Takes an upstream out (no new requests; what it is answering finishes), or puts it back. */
+  setDrained(url: string, drained: boolean): void {
+    if (drained) this.#drained.add(url);
+    else this.#drained.delete(url);
+    for (const w of this.#live()) this.#send(w, { type: "drained", urls: [...this.#drained] });
+  }
+
+  get drained(): ReadonlySet<string> {
+    return this.#drained;
+  }
+
+  /** Every worker reopens its log files (after logrotate). */
+  reopenLogs(): void {
+    this.#log.info("reopening log files");
+    for (const w of this.#live()) this.#send(w, { type: "reopen-logs" });
   }
 
   broadcast(msg: ChallengeMessage): void {
@@ -183,17 +245,23 @@ export class Primary implements PrimaryControl {
     for (const w of this.#live()) this.#send(w, msg);
   }
 
-  /** Re-reads the config (SIGHUP); one that does not load is refused and the running one stays. */
-  async reload(): Promise<void> {
-    if (!this.#opts.reload || this.#shuttingDown) return;
+  /**
+   * Re-reads the config (SIGHUP); one that does not load is refused and the running one
+   * stays. Resolves with the problems, none when every worker runs the new config.
+   */
+  async reload(): Promise<string[]> {
+    if (!this.#opts.reload || this.#shuttingDown) return ["there is no config file to reload"];
     let next: WharfConfig;
     try {
       next = await this.#opts.reload();
     } catch (err) {
+      this.reloads.failure++;
       this.#log.error("reload refused: the running config stays", { error: (err as Error).message });
-      return;
+      return (err as Error).message.split("\n");
     }
-    this.push(next);
+    const failed = await this.push(next);
+    await this.#opts.afterPush?.();
+    return failed;
   }
 
   /** Drains every worker (up to the grace period), then resolves `run` with `code`. */
@@ -257,6 +325,7 @@ export class Primary implements PrimaryControl {
   /** A worker gets its config once it says `up` (its message handler is in place). */
   #deliver(w: Worker): void {
     this.#send(w, { type: "config", seq: this.#seq, config: this.#config });
+    if (this.#drained.size > 0) this.#send(w, { type: "drained", urls: [...this.#drained] });
     for (const msg of this.#sticky.values()) this.#send(w, msg);
   }
 
@@ -291,6 +360,11 @@ export class Primary implements PrimaryControl {
         return this.#opts.onCertRequest?.(msg.name);
       case "shared-ack":
         return this.#acked(msg.ack, w);
+      case "stats-reply": {
+        const done = this.#stats.get(msg.id);
+        this.#stats.delete(msg.id);
+        return done?.(msg.stats);
+      }
       case "shared":
         this.#shared.handle(msg.kind, msg.body, String(w.id)).then(
           (value) => this.#send(w, { type: "shared-reply", id: msg.id, value }),
@@ -350,6 +424,7 @@ export class Primary implements PrimaryControl {
     }
     this.#log.warn("worker exited; starting a new one", { worker: id, pid: w.process.pid, code, signal });
     this.restarts++;
+    this.restartsOf.set(id, (this.restartsOf.get(id) ?? 0) + 1);
     this.#restartDelay = lived < 2000 ? Math.min(this.#restartDelay * 2, 10_000) : 100;
     setTimeout(() => {
       if (!this.#shuttingDown) this.#spawn(id);

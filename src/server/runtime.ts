@@ -1,8 +1,10 @@
+import { readdirSync } from "node:fs";
 import { parseListenAddress } from "../config/listen-address.ts";
 import type { LimitsConfig, WharfConfig } from "../config/types.ts";
 import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { loadHandlers, type SharedState } from "../handlers/index.ts";
+import { type Snapshot, WorkerMetrics } from "../core/metrics.ts";
+import { loadHandlers, type SharedState, type UpstreamView } from "../handlers/index.ts";
 import { addressMatcher, resolveClientIp } from "../http/client-address.ts";
 import { sendError } from "../http/error-page.ts";
 import type { Exchange, RequestListener } from "../http/exchange.ts";
@@ -16,6 +18,7 @@ import { createOcspStapler } from "../tls/ocsp-stapler.ts";
 import { buildTlsSelection } from "../tls/sni.ts";
 import type { WorkerTls } from "../tls/worker-tls.ts";
 import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
+import { Upstreams } from "./upstreams.ts";
 
 /** One config load, compiled: a request listener per listen address, and what to release. */
 export interface Runtime {
@@ -24,6 +27,8 @@ export interface Runtime {
   tls: Map<string, TlsSelection>;
   /** Addresses behind an L4 balancer (PROXY protocol), and the peers trusted to send it. */
   proxyProtocol: Map<string, (ip: string) => boolean>;
+  /** Reopens the access-log files (SIGUSR1, after logrotate). */
+  reopenLogs(): void;
   limits: HttpLimits;
   close(): Promise<void>;
 }
@@ -41,13 +46,64 @@ export function toHttpLimits(l: LimitsConfig): HttpLimits {
 }
 
 /** Compiles a config into its request listeners (one per listen address) and certificates, without listening. */
-export function buildRuntime(
-  config: WharfConfig,
-  log: Logger,
-  tlsState: WorkerTls,
-  shared: SharedState,
-  ocsp?: OcspHandler,
-): Runtime {
+/** A worker's state for the admin API and /metrics. */
+export interface WorkerStats {
+  pid: number;
+  uptime: number;
+  connections: number;
+  rss: number;
+  /** CPU seconds used. */
+  cpu: number;
+  /** Open file descriptors. */
+  fds: number;
+  metrics: Snapshot;
+  upstreams: UpstreamView[];
+}
+
+/** Open file descriptors of this process (Linux's /proc), or 0 where that cannot be read. */
+export function openFds(): number {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The standard methods by name; anything else counts as "other" (labels stay few). */
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"];
+
+/**
+ * The request counter of one site, by status and method: each counter cell is looked up
+ * once (a number key), not built from a string per request.
+ */
+function requestCounter(requests: WorkerMetrics["requests"], site: string) {
+  const cells = new Map<number, { value: number }>();
+  return (status: number, method: string) => {
+    let m = METHODS.indexOf(method);
+    if (m === -1) m = METHODS.length - 1;
+    const key = status * 8 + m;
+    let c = cells.get(key);
+    if (c === undefined) {
+      c = requests.cell(`${site}\u0001${status}\u0001${METHODS[m]}`);
+      cells.set(key, c);
+    }
+    c.value++;
+  };
+}
+
+/** What a worker's runtimes share across config loads. */
+export interface RuntimeContext {
+  log: Logger;
+  /** Ticket keys, challenge answers and on-demand certificates, fed by the primary. */
+  tls: WorkerTls;
+  /** What the workers share through the primary (or in process). */
+  shared: SharedState;
+  metrics: WorkerMetrics;
+  upstreams: Upstreams;
+}
+
+export function buildRuntime(config: WharfConfig, ctx: RuntimeContext, ocsp?: OcspHandler): Runtime {
+  const { log, tls: tlsState } = ctx;
   const sites: CompiledSite[] = [];
   const writers = new Map<string, LineWriter>();
   const release = async () => {
@@ -59,25 +115,43 @@ export function buildRuntime(
     config.sites.forEach((siteConfig, i) => {
       let site: CompiledSite;
       try {
-        site = compileSite(siteConfig, log.child({ site: i }), shared);
+        site = compileSite(siteConfig, {
+          log: log.child({ site: i }),
+          shared: ctx.shared,
+          metrics: ctx.metrics,
+          upstreams: ctx.upstreams,
+        });
       } catch (err) {
         throw new WharfError("WHARF_ERR_CONFIG", `sites[${i}].${(err as Error).message}`, { cause: err });
       }
       sites.push(site);
       for (const addr of siteConfig.listen) byAddress.set(addr, [...(byAddress.get(addr) ?? []), site]);
     });
-    const accessLogs = new Map<CompiledSite, (ex: Exchange) => void>();
+    // What happens once an exchange is over: the site's metrics and its access-log line.
+    const finishers = new Map<CompiledSite, (ex: Exchange) => void>();
     sites.forEach((site, i) => {
-      const al = site.config.access_log;
-      if (!al) return;
-      let w = writers.get(al.output);
-      if (!w) {
-        w = openLineWriter(al.output);
-        writers.set(al.output, w);
-      }
-      const writer = w;
       const name = site.config.hosts[0] ?? `site${i}`;
-      accessLogs.set(site, (ex) => writer.write(formatAccessLine(al.format, ex, Date.now(), name)));
+      const al = site.config.access_log;
+      let writer: LineWriter | undefined;
+      if (al) {
+        writer = writers.get(al.output);
+        if (!writer) {
+          writer = openLineWriter(al.output);
+          writers.set(al.output, writer);
+        }
+      }
+      const duration = ctx.metrics.duration.get(name);
+      const size = ctx.metrics.size.get(name);
+      const count = requestCounter(ctx.metrics.requests, name);
+      const m = ctx.metrics;
+      const line = al && writer ? writer : undefined;
+      finishers.set(site, (ex) => {
+        m.inFlight--;
+        count(ex.status, ex.method);
+        duration.observe((performance.now() - ex.startedAt) / 1000);
+        size.observe(ex.bytesSent);
+        if (line) line.write(formatAccessLine(al!.format, ex, Date.now(), name));
+      });
     });
     const listeners = new Map<string, RequestListener>();
     const tls = new Map<string, TlsSelection>();
@@ -92,7 +166,10 @@ export function buildRuntime(
     const proxyProtocol = new Map<string, (ip: string) => boolean>();
     for (const s of config.sites) for (const addr of s.proxy_protocol) proxyProtocol.set(addr, trusted);
     for (const [addr, list] of byAddress) {
-      listeners.set(addr, makeDispatcher(new SiteTable(list), accessLogs, log, tlsState, clientIp));
+      listeners.set(
+        addr,
+        makeDispatcher(new SiteTable(list), finishers, log, tlsState, clientIp, ctx.metrics),
+      );
       const selection = buildTlsSelection(
         list.map((s) => s.config),
         tlsState,
@@ -100,7 +177,16 @@ export function buildRuntime(
       );
       if (selection) tls.set(addr, selection);
     }
-    return { listeners, tls, proxyProtocol, limits: toHttpLimits(config.server.limits), close: release };
+    return {
+      listeners,
+      tls,
+      proxyProtocol,
+      limits: toHttpLimits(config.server.limits),
+      reopenLogs: () => {
+        for (const w of writers.values()) w.reopen();
+      },
+      close: release,
+    };
   } catch (err) {
     void release();
     throw err;
@@ -110,10 +196,11 @@ export function buildRuntime(
 /** The entry point of every request: site by Host, path normalized, errors turned into 500s. */
 function makeDispatcher(
   table: SiteTable,
-  accessLogs: Map<CompiledSite, (ex: Exchange) => void>,
+  finishers: Map<CompiledSite, (ex: Exchange) => void>,
   log: Logger,
   tlsState: WorkerTls,
   clientIp: ((ex: Exchange) => void) | undefined,
+  metrics: WorkerMetrics,
 ): RequestListener {
   return (ex) => {
     // Who the client is, once, before anything (the access log included) asks.
@@ -122,8 +209,8 @@ function makeDispatcher(
     ex.errorPages = site.errorPages;
     if (site.hsts !== undefined && ex.scheme === "https")
       ex.setHeader("Strict-Transport-Security", site.hsts);
-    const logLine = accessLogs.get(site);
-    if (logLine) ex.onDone(logLine);
+    metrics.inFlight++;
+    ex.onDone(finishers.get(site)!);
     if (site.clientAuth && !ex.clientVerified) {
       return sendError(ex, 403, "this site needs a client certificate signed by its CA");
     }
@@ -166,16 +253,17 @@ export class ServerHost {
   #config: WharfConfig | undefined;
   /** OCSP answers outlive config loads. */
   #ocsp: OcspHandler | undefined;
-  /** Ticket keys, challenge answers and on-demand certificates, fed by the primary. */
-  readonly tls: WorkerTls;
-  /** What the workers share through the primary (or in process). */
-  readonly #shared: SharedState;
+  /** What every config load of this worker shares: TLS state, shared state, metrics, upstreams. */
+  readonly ctx: RuntimeContext;
 
   constructor(log: Logger, tls: WorkerTls, shared: SharedState) {
     this.#log = log;
-    this.tls = tls;
-    this.#shared = shared;
     this.#pool = new ListenerPool(log);
+    this.ctx = { log, tls, shared, metrics: new WorkerMetrics(), upstreams: new Upstreams() };
+  }
+
+  get tls(): WorkerTls {
+    return this.ctx.tls;
   }
 
   /** The grace period of the running config for in-flight requests on stop. */
@@ -188,7 +276,7 @@ export class ServerHost {
     await loadHandlers(
       config.sites.flatMap((site) => site.routes.flatMap((r) => r.handle.flatMap(Object.keys))),
     );
-    const next = buildRuntime(config, this.#log, this.tls, this.#shared, this.#ocsp);
+    const next = buildRuntime(config, this.ctx, this.#ocsp);
     this.#pool.engine = config.server.engine;
     this.#pool.h2c = config.server.h2c;
     const opened: string[] = [];
@@ -224,8 +312,37 @@ export class ServerHost {
     if (old) setTimeout(() => void old.close(), next.limits.requestTimeout).unref();
   }
 
+  /** Reopens the log files the running config writes (SIGUSR1). */
+  reopenLogs(): void {
+    this.#current?.reopenLogs();
+  }
+
+  /** What the primary sums for /metrics and shows in the admin API. */
+  stats(): WorkerStats {
+    const upstreams = this.ctx.upstreams.views();
+    const connections = this.#pool.connections();
+    const usage = process.resourceUsage();
+    const gauges: Snapshot = {
+      wharf_connections_open: connections,
+      wharf_upstream_healthy: Object.fromEntries(
+        upstreams.map((u) => [u.url, u.healthy && !u.drained ? 1 : 0]),
+      ),
+      wharf_upstream_requests_in_flight: Object.fromEntries(upstreams.map((u) => [u.url, u.inFlight])),
+    };
+    return {
+      pid: process.pid,
+      uptime: process.uptime(),
+      connections: Object.values(connections).reduce((a, b) => a + b, 0),
+      rss: process.memoryUsage.rss(),
+      cpu: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+      fds: openFds(),
+      metrics: this.ctx.metrics.snapshot(gauges),
+      upstreams,
+    };
+  }
+
   setTicketKeys(keys: Buffer): void {
-    this.tls.ticketKeys = keys;
+    this.ctx.tls.ticketKeys = keys;
     this.#pool.setTicketKeys(keys);
   }
 

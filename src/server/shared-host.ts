@@ -12,6 +12,8 @@ export class SharedHost {
   readonly cache: CacheService;
   readonly rate = new RateService();
   readonly conn = new ConnService();
+  /** The server's metrics text, summed over the workers (set once the server runs). */
+  metricsText: (() => Promise<string>) | undefined;
 
   /** `broadcast` tells every worker, and resolves once each has acted on it. */
   constructor(broadcast: (kind: string, body: unknown) => Promise<void>) {
@@ -23,6 +25,7 @@ export class SharedHost {
     if (kind.startsWith("cache.")) return this.cache.handle(kind, body);
     if (kind.startsWith("rate.")) return this.rate.handle(kind, body);
     if (kind.startsWith("conn.")) return this.conn.handle(kind, body, from);
+    if (kind === "metrics.text" && this.metricsText) return this.metricsText();
     throw new Error(`no shared service answers ${kind}`);
   }
 

@@ -46,6 +46,12 @@ process.on("message", (msg: ToWorker) => {
     case "shared-reply":
     case "shared-event":
       return shared.receive(msg);
+    case "stats":
+      return tell({ type: "stats-reply", id: msg.id, stats: host.stats() });
+    case "drained":
+      return host.ctx.upstreams.setDrained(msg.urls);
+    case "reopen-logs":
+      return host.reopenLogs();
   }
 });
 // A terminal's Ctrl-C reaches the whole process group: drain as for the primary's word,
@@ -53,6 +59,9 @@ process.on("message", (msg: ToWorker) => {
 process.on("SIGINT", () => void stop(host.shutdownTimeout));
 process.on("SIGTERM", () => void stop(host.shutdownTimeout));
 process.on("SIGHUP", () => {}); // reloads are the primary's business
+// Log reopening is the primary's word too (it tells every worker); handling the signal
+// also keeps Node from starting its inspector on it.
+process.on("SIGUSR1", () => {});
 process.on("disconnect", () => void stop(1000));
 process.on("uncaughtException", (err) => {
   log.error("worker crashed", { err });

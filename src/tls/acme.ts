@@ -33,6 +33,16 @@ interface Managed {
   backoff: number;
   /** Obtained for a name first seen in a handshake; renewals are broadcast, not a config reload. */
   onDemand: boolean;
+  /** When the next order is due (ms since the epoch), and why the last one failed. */
+  next?: number | undefined;
+  lastError?: string | undefined;
+}
+
+/** What the admin API shows of a managed certificate. */
+export interface ManagedStatus {
+  names: string[];
+  nextRenewal: string | undefined;
+  lastError: string | undefined;
 }
 
 // acme-client retries a failed HTTP call 5 times over about 75 s; wharf's own backoff below
@@ -149,8 +159,18 @@ export class AcmeManager {
     for (const m of this.#managed.values()) if (m.timer) clearTimeout(m.timer);
   }
 
+  /** The managed certificates: when each is ordered next, and the last failure. */
+  status(): ManagedStatus[] {
+    return [...this.#managed.values()].map((m) => ({
+      names: m.names,
+      nextRenewal: m.next === undefined ? undefined : new Date(m.next).toISOString(),
+      lastError: m.lastError,
+    }));
+  }
+
   #schedule(m: Managed, delay: number): void {
     if (m.timer) clearTimeout(m.timer);
+    m.next = Date.now() + Math.max(0, delay);
     if (!this.#started && delay <= 0) {
       this.#waiting.push(m);
       return;
@@ -277,12 +297,14 @@ export class AcmeManager {
       const when = renewalTime(cert, cfg.renewal_ratio);
       this.#log.info("certificate obtained", { names: m.names, renew_at: new Date(when).toISOString() });
       m.backoff = RETRY_MIN;
+      m.lastError = undefined;
       this.#schedule(m, when - Date.now());
       const pair = { cert, key: key.toString() };
       if (m.onDemand) this.#hooks.issued(m.names[0]!, pair.cert, pair.key);
       else this.#hooks.updated();
       return pair;
     } catch (err) {
+      m.lastError = (err as Error).message;
       // A first on-demand order is not retried here: the next handshake for the name asks again.
       const retry = !m.onDemand || existsSync(join(m.dir, "cert.pem"));
       const wait = m.backoff;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { test } from "node:test";
-import { loadConfigFile } from "../../src/config/load.ts";
+import { loadConfigFile, validateConfigObject } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { ROOT } from "../helpers/wharf.ts";
 
@@ -23,6 +23,11 @@ for (const name of readdirSync(join(DIR, "good")).filter((f) => /\.(ya?ml|ts)$/.
     const config = await loadConfigFile(file, env);
     const json = `${JSON.stringify(config, null, 2).replaceAll(DIR, "<fixtures>")}\n`;
     golden(join(DIR, "good", `${basename(name).replace(/\.(ya?ml|ts)$/, "")}.json`), json);
+  });
+  test(`config ${name}: the canonical config validates as itself (GET /config, edit, POST /config)`, async () => {
+    const canonical = JSON.parse(JSON.stringify(await loadConfigFile(join(DIR, "good", name), env)));
+    const again = await validateConfigObject(canonical, name, join(DIR, "good"));
+    assert.deepEqual(JSON.parse(JSON.stringify(again)), canonical);
   });
 }
 

@@ -6,6 +6,7 @@ import { PYAPP } from "../helpers/appserver.ts";
 import { raw, request } from "../helpers/http.ts";
 import { alive, descendants } from "../helpers/processes.ts";
 import { needs } from "../helpers/tools.ts";
+import { eventually } from "../helpers/wait.ts";
 import { freePort, makeTree, startWharf } from "../helpers/wharf.ts";
 import { wsEchoServer } from "../helpers/ws-echo.ts";
 
@@ -212,3 +213,46 @@ test(
     }
   },
 );
+
+test("on SIGTERM a WebSocket keeps working for shutdown_timeout, then is closed and wharf exits", async () => {
+  const upstream = wsEchoServer();
+  const upPort = await freePort();
+  await new Promise<void>((r) => upstream.listen(upPort, "127.0.0.1", r));
+  const tree = makeTree({});
+  const port = await freePort();
+  writeFileSync(
+    join(tree.dir, "wharf.yaml"),
+    `server: { workers: 1, shutdown_timeout: 3s }
+sites:
+  - listen: ["127.0.0.1:${port}"]
+    access_log: off
+    routes: [ { proxy: { to: ["http://127.0.0.1:${upPort}"] } } ]
+`,
+  );
+  const w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], { port });
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+    const messages: string[] = [];
+    ws.addEventListener("message", (e) => messages.push(String(e.data)));
+    const closed = new Promise<number>((resolve) => ws.addEventListener("close", () => resolve(Date.now())));
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => resolve());
+      ws.addEventListener("error", () => reject(new Error("websocket failed")));
+    });
+    const t0 = Date.now();
+    const exited = w.stop("SIGTERM");
+    await new Promise((r) => setTimeout(r, 1500));
+    ws.send("still there?");
+    await eventually(() => messages.includes("echo: still there?"), 2000, "an echo during the drain");
+    // New connections are refused while it drains.
+    await assert.rejects(request(`http://127.0.0.1:${port}`, "/"));
+    const closedAt = await closed;
+    assert.ok(closedAt - t0 >= 2500, `closed after ${closedAt - t0} ms, before shutdown_timeout`);
+    assert.ok(closedAt - t0 < 8000, `closed after ${closedAt - t0} ms`);
+    assert.equal(await exited, 0);
+  } finally {
+    await w.stop();
+    upstream.close();
+    tree.cleanup();
+  }
+});

@@ -56,19 +56,39 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
   const stopChecks = cfg.health_check
     ? startHealthChecks(upstreams, transports, cfg.health_check, log)
     : () => {};
+  const unregister = ctx.upstreams.add(() =>
+    upstreams.map((u) => ({
+      url: u.address.text,
+      healthy: u.available(Date.now()),
+      inFlight: u.active,
+      queued: held,
+      fails: u.failures,
+      lastError: u.lastError,
+      drained: ctx.upstreams.isDrained(u.address.text),
+    })),
+  );
+  const metrics = ctx.metrics;
+  /** Exchanges this proxy answers now (from their head on: a retired app waits for them). */
+  let held = 0;
+  const release = () => {
+    held--;
+  };
   // uwsgi and FastCGI need a body's length up front: such a body is read in full first.
   const needsLength = upstreams.some((u) => u.address.protocol !== "http");
 
   const markFailed = (u: Upstream, why: string) => {
-    if (u.fail(Date.now(), cfg.max_fails, cfg.fail_window, cfg.fail_timeout)) {
+    if (u.fail(Date.now(), cfg.max_fails, cfg.fail_window, cfg.fail_timeout, why)) {
       log.warn("upstream marked down", { upstream: u.address.text, for_ms: cfg.fail_timeout, reason: why });
     }
   };
 
-  /** Candidates not yet tried, preferring available ones; when none is available, all untried (self-healing). */
+  /**
+   * Candidates not yet tried, preferring available ones; when none is available, all
+   * untried (self-healing). A drained upstream is never a candidate.
+   */
   const candidates = (tried: ReadonlySet<Upstream>): Upstream[] => {
     const now = Date.now();
-    const untried = upstreams.filter((u) => !tried.has(u));
+    const untried = upstreams.filter((u) => !tried.has(u) && !ctx.upstreams.isDrained(u.address.text));
     const up = untried.filter((u) => u.available(now));
     return up.length > 0 ? up : untried;
   };
@@ -106,6 +126,8 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
   };
 
   async function handle(ex: Exchange, _next: Next): Promise<void> {
+    held++;
+    ex.onDone(release);
     const where = upstreamPath(ex, strip, stripMatch, cfg.add_prefix);
     const headers = requestFields(ex, cfg, trusted);
     const cookie = cfg.policy === "cookie" ? readCookie(ex.header("cookie"), cfg.cookie_name) : undefined;
@@ -177,6 +199,7 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
         signal: abort.signal,
       };
       u.active++;
+      const sent = performance.now();
       let res: ClientResponse;
       try {
         res = await transports.get(u)!.request(req);
@@ -199,6 +222,7 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
           bodyTouched: body.kind === "stream" && body.stream.readableDidRead,
           resetRetried,
         });
+        if (next !== "stop") metrics.upstreamRetries.inc(u.address.text);
         if (next === "same") {
           resetRetried = true;
           tried.delete(u);
@@ -222,6 +246,7 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
         finished: (ok) => {
           upstreamDone = true;
           u.active--;
+          metrics.upstreamDuration.get(u.address.text).observe((performance.now() - sent) / 1000);
           if (!ok) markFailed(u, "response body interrupted");
         },
       };
@@ -236,12 +261,15 @@ export function createProxy(cfg: ProxyConfig, ctx: HandlerContext): HandlerInsta
     return relayResponse(ex, fwd.res, fwd.u, { cfg, reroute: ctx.reroute, sendfile, finished: fwd.finished });
   }
 
-  const cache = cfg.cache ? createCache(cfg, cfg.cache, ctx.shared, { forward, relay, log }) : undefined;
+  const cache = cfg.cache
+    ? createCache(cfg, cfg.cache, ctx.shared, { forward, relay, log }, ctx.metrics)
+    : undefined;
 
   return {
     handle,
     async close() {
       stopChecks();
+      unregister();
       await Promise.allSettled([...transports.values()].map((t) => t.close()));
     },
   };

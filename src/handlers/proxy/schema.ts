@@ -59,6 +59,10 @@ export function proxySchema(ctx: SchemaContext) {
           start_timeout: duration.default(30_000),
           /** Ready means a GET of this path answers, with anything but a 5xx (http apps). */
           ready_path: z.string().startsWith("/").default("/"),
+          /** How long a stopping app has to finish what it is answering before SIGKILL. */
+          stop_timeout: duration.default(30_000),
+          /** Paths of the app's code: a change there starts a deploy (blue-green). */
+          watch: z.array(fsPath(ctx)).default([]),
         })
         .optional(),
       policy: z

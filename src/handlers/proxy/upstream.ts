@@ -13,6 +13,9 @@ export class Upstream {
   downUntil = 0;
   /** Set by active health checks; true until a check says otherwise. */
   healthy = true;
+  /** Failures since start, and the last one's reason (for the admin API). */
+  failures = 0;
+  lastError: string | undefined;
   #failures: number[] = [];
 
   constructor(address: UpstreamAddress, weight: number, index: number) {
@@ -26,7 +29,9 @@ export class Upstream {
   }
 
   /** Records a failure; `maxFails` within `window` ms mark it down for `timeout` ms (0 fails: never). */
-  fail(now: number, maxFails: number, window: number, timeout: number): boolean {
+  fail(now: number, maxFails: number, window: number, timeout: number, why?: string): boolean {
+    this.failures++;
+    if (why !== undefined) this.lastError = why;
     if (maxFails === 0) return false;
     this.#failures = this.#failures.filter((t) => now - t < window);
     this.#failures.push(now);

@@ -62,6 +62,7 @@ export function createRateLimit(cfg: RateLimitConfig, ctx: HandlerContext): Hand
 
   const refuse = (ex: Exchange, retryMs: number) => {
     const seconds = Math.max(1, Math.ceil(retryMs / 1000));
+    ctx.metrics.ratelimitRejected.inc(name);
     if (cfg.dry_run) {
       log.info("rate limit would refuse", { key: cfg.key, client_ip: ex.clientIp, request_id: ex.id });
       return false;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
 import type { Logger } from "../../../core/logger.ts";
+import type { WorkerMetrics } from "../../../core/metrics.ts";
 import { sendError } from "../../../http/error-page.ts";
 import type { Exchange } from "../../../http/exchange.ts";
 import type { ClientResponse } from "../../../http/upstream.ts";
@@ -74,6 +75,13 @@ function storableFields(headers: readonly [string, string][]): [string, string][
   });
 }
 
+/** The metric label of a Cache-Status: hit, stale (served stale), or why it went upstream. */
+function cacheResult(status: string): string {
+  if (/; hit/.test(status)) return /stale/.test(status) ? "stale" : "hit";
+  const fwd = /fwd=([a-z-]+)/.exec(status)?.[1];
+  return fwd === "stale" ? "expired" : (fwd ?? "other");
+}
+
 /**
  * An RFC 9111 shared cache in front of a proxy's upstreams. GET (and HEAD, from the GET's
  * entry) is answered from storage while fresh; a stale entry is revalidated upstream with
@@ -83,7 +91,13 @@ function storableFields(headers: readonly [string, string][]): [string, string][
  * methods that succeed invalidate their URI (§4.4). Every response says what the cache did
  * (`Cache-Status`, RFC 9211).
  */
-export function createCache(proxy: ProxyConfig, cfg: CacheConfig, shared: SharedState, deps: CacheDeps) {
+export function createCache(
+  proxy: ProxyConfig,
+  cfg: CacheConfig,
+  shared: SharedState,
+  deps: CacheDeps,
+  metrics: WorkerMetrics,
+) {
   const zone =
     cfg.zone ??
     createHash("sha256")
@@ -98,6 +112,12 @@ export function createCache(proxy: ProxyConfig, cfg: CacheConfig, shared: Shared
     for (const name of proxy.response_headers.remove) ex.removeHeader(name);
     for (const [k, v] of Object.entries(proxy.response_headers.set)) ex.setHeader(k, v);
   };
+  /** Every answer through the cache is counted by what the cache did (from its Cache-Status). */
+  const counted = (ex: Exchange) =>
+    ex.onHead((e) => {
+      const status = e.getHeader("cache-status");
+      if (typeof status === "string") metrics.cacheRequests.inc(cacheResult(status));
+    });
   const keyOf = (ex: Exchange) =>
     `${ex.scheme}://${requestAuthority(ex).toLowerCase()}${ex.rawPath}${ex.query}`;
 
@@ -284,6 +304,7 @@ export function createCache(proxy: ProxyConfig, cfg: CacheConfig, shared: Shared
 
   async function handle(ex: Exchange, out: Outgoing): Promise<void> {
     const method = ex.method;
+    if (method === "GET" || method === "HEAD") counted(ex);
     if (method !== "GET" && method !== "HEAD") {
       const fwd = await deps.forward(ex, out);
       if (fwd.kind === "failed") return sendError(ex, fwd.status);
