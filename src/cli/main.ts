@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { WharfConfig } from "../config/types.ts";
@@ -11,6 +11,7 @@ import {
   PROXY_HELP,
   RUN_HELP,
   SERVE_HELP,
+  STORAGE_HELP,
   TRUST_HELP,
   VALIDATE_HELP,
 } from "./usage.ts";
@@ -371,6 +372,35 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`--algorithm takes scrypt or argon2id, not ${algorithm}`);
       const { hashPasswordCommand } = await import("./hash-password.ts");
       process.stdout.write(`${await hashPasswordCommand(algorithm)}\n`);
+      return 0;
+    }
+    case "storage": {
+      const [action, ...more] = rest;
+      const { values } = parse(more, { config: { type: "string", short: "c" }, dir: { type: "string" } });
+      if (values.help || action === undefined || action === "--help") return help(STORAGE_HELP);
+      if (action !== "export" && action !== "import")
+        throw new UsageError(`wharf storage takes export or import, not ${action}`);
+      const file = values.config as string | undefined;
+      const config =
+        file !== undefined || existsSync("wharf.yaml")
+          ? await loadConfigFile(file ?? "wharf.yaml")
+          : undefined;
+      const cli = await import("./storage.ts");
+      const s = await cli.storageOf(
+        config,
+        values.dir === undefined ? undefined : resolve(values.dir as string),
+      );
+      try {
+        const n =
+          action === "export"
+            ? await cli.exportStorage(s, process.stdout)
+            : await cli.importStorage(s, process.stdin);
+        process.stderr.write(
+          `${action === "export" ? "exported" : "imported"} ${n} key(s) (${s.kind}: ${s.where})\n`,
+        );
+      } finally {
+        await s.close();
+      }
       return 0;
     }
     case "validate": {

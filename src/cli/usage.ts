@@ -11,6 +11,8 @@ Usage:
   wharf hash-password              hash a password for basic_auth (from stdin, or asked)
   wharf status|reload|deploy       steer a running server through its admin API
   wharf upstreams [drain|undrain URL], wharf purge URL [--prefix]   (see wharf status --help)
+  wharf storage export|import      copy certificates, keys and accounts out of or into the
+                                   storage (data directory or Redis), as JSON lines
   wharf --version                  print the version
   wharf --help                     this help; every command also takes --help
 
@@ -134,4 +136,17 @@ Options:
   --admin ADDR     the admin API's address instead (unix:/path.sock or host:port)
   --json           print the API's JSON answer
   The token for a TCP admin listener comes from the config or WHARF_ADMIN_TOKEN.
+`;
+
+export const STORAGE_HELP = `Usage: wharf storage export [--config FILE] [--dir DIR] > dump.jsonl
+       wharf storage import [--config FILE] [--dir DIR] < dump.jsonl
+
+Copies what lasts in wharf's storage (certificates and their keys, ACME accounts,
+session-ticket keys) out of it or into it, one {"key", "value"} JSON object a line. The
+storage is the one the config names (server.storage.redis, else its data directory);
+--dir DIR takes a data directory instead. Locks, challenge answers and rate-limit
+counters are not copied.
+
+Moving a single server's certificates into Redis before starting more instances:
+  wharf storage export --dir /var/lib/wharf | wharf storage import --config wharf.yaml
 `;

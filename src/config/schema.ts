@@ -151,6 +151,40 @@ const server = (ctx: SchemaContext) =>
           },
           { message: "an admin address off loopback needs a token" },
         ),
+      /**
+       * Where certificates, ACME accounts, locks, challenge answers, ticket keys and
+       * rate-limit counters are kept: the data directory (default), or one Redis shared by
+       * several instances: `storage: { redis: { url: "redis://127.0.0.1:6379/0" } }`.
+       */
+      storage: z
+        .union([
+          z.literal("file"),
+          z.null(),
+          z.strictObject({
+            redis: z.strictObject({
+              url: z
+                .string()
+                .url()
+                .refine((u) => /^rediss?:\/\//.test(u), {
+                  message: 'must start with "redis://" or "rediss://"',
+                }),
+              /** Prepended to every key: several deployments can share one Redis. */
+              prefix: z.string().default("wharf"),
+              tls: z
+                .strictObject({
+                  ca: z
+                    .string()
+                    .min(1)
+                    .transform((f) => resolve(ctx.baseDir, f))
+                    .optional(),
+                  insecure_skip_verify: z.boolean().default(false),
+                })
+                .optional(),
+            }),
+          }),
+        ])
+        .default(null)
+        .transform((v) => (v === "file" ? null : v)),
       /** The fields the client address is read from, the first present winning. */
       client_ip_headers: z
         .array(z.enum(["X-Forwarded-For", "X-Real-IP", "Forwarded"]))

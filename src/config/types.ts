@@ -79,6 +79,12 @@ export interface AcmeConfig {
   renewal_ratio: number;
 }
 
+export interface RedisStorageConfig {
+  url: string;
+  prefix: string;
+  tls?: { ca?: string | undefined; insecure_skip_verify: boolean } | undefined;
+}
+
 export interface ServerConfig {
   acme: AcmeConfig;
   /** Worker processes, or "auto" for one per CPU. */
@@ -95,6 +101,8 @@ export interface ServerConfig {
    * directory; null for `admin: off`.
    */
   admin: { listen: string | null; token: string | null } | null;
+  /** Shared state: null for the data directory, or a Redis that several instances share. */
+  storage: { redis: RedisStorageConfig } | null;
   /** Addresses and CIDRs whose word about the client (fields, PROXY headers) is believed. */
   trusted_proxies: string[];
   /** The fields the client address is read from, the first present winning. */

@@ -275,6 +275,21 @@ export const METRICS: Record<string, MetricInfo> = {
     type: "gauge",
     labels: ["name"],
   },
+  wharf_storage_up: {
+    help: "1 while the shared storage (Redis) answers, else 0 (only with server.storage).",
+    type: "gauge",
+    labels: [],
+  },
+  wharf_storage_outages_total: {
+    help: "Times the shared storage went away.",
+    type: "counter",
+    labels: [],
+  },
+  wharf_ratelimit_local_total: {
+    help: "Rate-limit decisions taken per instance because the shared storage was away.",
+    type: "counter",
+    labels: [],
+  },
   wharf_config_reloads_total: { help: "Config reloads, by result.", type: "counter", labels: ["result"] },
   wharf_worker_restarts_total: { help: "Workers replaced after they died.", type: "counter", labels: [] },
   wharf_workers: { help: "Worker processes running.", type: "gauge", labels: [] },

@@ -1,5 +1,6 @@
 import type { WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
+import type { Storage } from "../storage/storage.ts";
 import type { AcmeManager, ManagedStatus } from "../tls/acme.ts";
 import type { InternalCerts } from "../tls/internal-certs.ts";
 import type { OnDemandIssuer } from "../tls/on-demand.ts";
@@ -24,12 +25,16 @@ export class Certificates {
   #internal: InternalCerts | undefined;
   #listening = false;
 
+  readonly #storage: () => Storage | undefined;
+
   constructor(
     log: Logger,
     workers: () => PrimaryControl | undefined,
     loaded: () => WharfConfig,
     changed: (what: string) => void,
+    storage: () => Storage | undefined = () => undefined,
   ) {
+    this.#storage = storage;
     this.#log = log;
     this.#workers = workers;
     this.#loaded = loaded;
@@ -51,12 +56,16 @@ export class Certificates {
 
   async #prepareAcme(config: WharfConfig): Promise<WharfConfig> {
     const broadcast = (msg: Parameters<PrimaryControl["broadcast"]>[0]) => this.#workers()?.broadcast(msg);
-    this.#acme ??= new (await import("../tls/acme.ts")).AcmeManager(this.#log, {
-      publish: (token, keyAuthorization) => broadcast({ type: "acme-http01", token, keyAuthorization }),
-      publishAlpn: (name, cert, key) => broadcast({ type: "acme-tlsalpn01", name, cert, key }),
-      updated: () => this.#changed("the new certificate"),
-      issued: (name, cert, key) => broadcast({ type: "ondemand-cert", name, cert, key }),
-    });
+    this.#acme ??= new (await import("../tls/acme.ts")).AcmeManager(
+      this.#log,
+      {
+        publish: (token, keyAuthorization) => broadcast({ type: "acme-http01", token, keyAuthorization }),
+        publishAlpn: (name, cert, key) => broadcast({ type: "acme-tlsalpn01", name, cert, key }),
+        updated: () => this.#changed("the new certificate"),
+        issued: (name, cert, key) => broadcast({ type: "ondemand-cert", name, cert, key }),
+      },
+      this.#storage,
+    );
     if (this.#listening) this.#acme.start();
     const out = await this.#acme.prepare(config);
     if (out.sites.some((s) => s.tls?.on_demand) && !this.#onDemand) {
@@ -81,6 +90,11 @@ export class Certificates {
   request(name: string): void {
     if (this.#onDemand) this.#onDemand.request(name);
     else this.#workers()?.broadcast({ type: "ondemand-cert", name, cert: null, key: null });
+  }
+
+  /** An HTTP-01 answer published by another instance sharing the storage. */
+  async challenge(token: string): Promise<string | undefined> {
+    return this.#acme?.store?.challenge(token).catch(() => undefined);
   }
 
   /** What the managers plan: each managed certificate's next order and last failure. */

@@ -27,6 +27,8 @@ export interface PrimaryOptions {
   onListening?: () => void;
   /** A worker met a name in a handshake that an on-demand site may get a certificate for. */
   onCertRequest?: (name: string) => void;
+  /** Whether session-ticket keys come from a shared storage (no rotation of its own then). */
+  sharedTicketKeys?: () => boolean;
 }
 
 /** What other primary-side parts (certificates, apps) may do with the workers. */
@@ -325,6 +327,8 @@ export class Primary implements PrimaryControl {
   /** A worker gets its config once it says `up` (its message handler is in place). */
   #deliver(w: Worker): void {
     this.#send(w, { type: "config", seq: this.#seq, config: this.#config });
+    // A preforked worker was born with keys of its own; shared ones may have come since.
+    this.#send(w, { type: "ticket-keys", keys: this.#ticketKeys });
     if (this.#drained.size > 0) this.#send(w, { type: "drained", urls: [...this.#drained] });
     for (const msg of this.#sticky.values()) this.#send(w, msg);
   }
@@ -432,8 +436,15 @@ export class Primary implements PrimaryControl {
   }
 
   #rotateTicketKeys(): void {
-    this.#ticketKeys = randomBytes(48).toString("hex");
-    for (const w of this.#live()) this.#send(w, { type: "ticket-keys", keys: this.#ticketKeys });
+    // Keys shared with other instances rotate through the storage instead.
+    if (this.#opts.sharedTicketKeys?.()) return;
+    this.useTicketKeys(randomBytes(48).toString("hex"));
+  }
+
+  /** Hands every worker (and workers started later) these session-ticket keys. */
+  useTicketKeys(hex: string): void {
+    this.#ticketKeys = hex;
+    for (const w of this.#live()) this.#send(w, { type: "ticket-keys", keys: hex });
   }
 
   async #finish(): Promise<void> {

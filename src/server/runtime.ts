@@ -16,7 +16,7 @@ import { type CompiledSite, compileSite } from "../routing/compile.ts";
 import { SiteTable } from "../routing/site-table.ts";
 import { createOcspStapler } from "../tls/ocsp-stapler.ts";
 import { buildTlsSelection } from "../tls/sni.ts";
-import type { WorkerTls } from "../tls/worker-tls.ts";
+import { CHALLENGE_PREFIX, type WorkerTls } from "../tls/worker-tls.ts";
 import { formatAccessLine, type LineWriter, openLineWriter } from "./access-log.ts";
 import { Upstreams } from "./upstreams.ts";
 
@@ -104,6 +104,9 @@ export interface RuntimeContext {
 
 export function buildRuntime(config: WharfConfig, ctx: RuntimeContext, ocsp?: OcspHandler): Runtime {
   const { log, tls: tlsState } = ctx;
+  const sharedChallenge = config.server.storage
+    ? (token: string) => ctx.shared.request("acme.http01", token)
+    : undefined;
   const sites: CompiledSite[] = [];
   const writers = new Map<string, LineWriter>();
   const release = async () => {
@@ -168,7 +171,7 @@ export function buildRuntime(config: WharfConfig, ctx: RuntimeContext, ocsp?: Oc
     for (const [addr, list] of byAddress) {
       listeners.set(
         addr,
-        makeDispatcher(new SiteTable(list), finishers, log, tlsState, clientIp, ctx.metrics),
+        makeDispatcher(new SiteTable(list), finishers, log, tlsState, clientIp, ctx.metrics, sharedChallenge),
       );
       const selection = buildTlsSelection(
         list.map((s) => s.config),
@@ -201,6 +204,7 @@ function makeDispatcher(
   tlsState: WorkerTls,
   clientIp: ((ex: Exchange) => void) | undefined,
   metrics: WorkerMetrics,
+  sharedChallenge: ((token: string) => Promise<unknown>) | undefined,
 ): RequestListener {
   return (ex) => {
     // Who the client is, once, before anything (the access log included) asks.
@@ -228,7 +232,22 @@ function makeDispatcher(
         ex.setHeader("Content-Type", "text/plain");
         return ex.send(200, keyAuth);
       }
+      // With a shared storage, the order may be another instance's: its answer is there.
+      if (sharedChallenge !== undefined && path.startsWith(CHALLENGE_PREFIX)) {
+        return sharedChallenge(path.slice(CHALLENGE_PREFIX.length)).then(
+          (answer) => {
+            if (typeof answer !== "string") return handle(ex, site);
+            ex.setHeader("Content-Type", "text/plain");
+            return ex.send(200, answer);
+          },
+          () => handle(ex, site),
+        );
+      }
     }
+    handle(ex, site);
+  };
+
+  function handle(ex: Exchange, site: CompiledSite): void {
     const fail = (err: unknown) => {
       log.error("request failed", { request_id: ex.id, method: ex.method, uri: ex.target, err });
       if (!ex.answered) sendError(ex, 500);
@@ -239,7 +258,7 @@ function makeDispatcher(
     } catch (err) {
       fail(err);
     }
-  };
+  }
 }
 
 /**

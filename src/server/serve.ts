@@ -9,6 +9,8 @@ import { Certificates } from "./certificates.ts";
 import type { CertificateInfo, ServerControl } from "./control.ts";
 import { abandonPrefork, type Prefork, Primary } from "./primary.ts";
 import { openFds } from "./runtime.ts";
+import { SharedStorage } from "./storage.ts";
+import { SharedTicketKeys } from "./ticket-keys.ts";
 import { mergeUpstreamViews } from "./upstreams.ts";
 
 export interface ServeOptions {
@@ -42,17 +44,20 @@ export async function serve(config: WharfConfig, opts: ServeOptions = {}): Promi
   // The config as loaded; apps and certificates fill in upstreams and certificate paths from it.
   let loaded = config;
   const apps = new (await import("./apps.ts")).AppSupervisor(log);
+  const storage = new SharedStorage(log);
   const certs = new Certificates(
     log,
     () => primary,
     () => loaded,
     (what) => void apply(loaded).catch((err: unknown) => log.error(`cannot apply ${what}`, { err })),
+    () => storage.current,
   );
   const prepare = async (c: WharfConfig, deploy = false) => {
     const { config: withApps, retire } = await apps.prepare(c, deploy);
     let out = withApps;
     if (opts.engine !== undefined) out = { ...out, server: { ...out.server, engine: opts.engine } };
     if (opts.logLevel !== undefined) out = { ...out, server: { ...out.server, log_level: opts.logLevel } };
+    await storage.update(out);
     return { config: await certs.prepare(out), retire };
   };
   /** Prepares a config, hands it to the workers, then retires the apps it no longer uses. */
@@ -69,6 +74,7 @@ export async function serve(config: WharfConfig, opts: ServeOptions = {}): Promi
   } catch (err) {
     abandonPrefork(opts.prefork);
     await apps.stopAll();
+    await storage.close();
     throw err;
   }
   apps.onCodeChange = () => {
@@ -87,13 +93,17 @@ export async function serve(config: WharfConfig, opts: ServeOptions = {}): Promi
     log,
     afterStop: async () => {
       certs.stop();
+      tickets.stop();
       await apps.stopAll();
+      await storage.close();
     },
     ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
     onCertRequest: (name) => certs.request(name),
+    sharedTicketKeys: () => tickets.active,
     onListening: () => {
       certs.start();
-      const steer = control(primary!, certs, () => loaded, apply, startedAt, log);
+      tickets.start();
+      const steer = control(primary!, certs, storage, () => loaded, apply, startedAt, log);
       primary!.shared.metricsText = () => steer.metrics();
       void Promise.resolve(opts.onListening?.(steer, log)).catch((err: unknown) =>
         log.error("admin API failed to start", { err }),
@@ -116,6 +126,15 @@ export async function serve(config: WharfConfig, opts: ServeOptions = {}): Promi
     },
   });
   let pendingRetire: ((idle: Quiesce) => Promise<void>) | undefined;
+  const tickets = new SharedTicketKeys(
+    () => storage.current,
+    () => loaded.server.ticket_key_rotation,
+    (hex) => primary?.useTicketKeys(hex),
+    log,
+  );
+  await tickets.sync();
+  primary.shared.rate.storage = () => storage.current;
+  primary.shared.challenge = (token) => certs.challenge(token);
   /** Waits until no worker holds a request for an upstream (an app being retired). */
   const quiesce: Quiesce = async (upstream, timeoutMs) => {
     const until = Date.now() + timeoutMs;
@@ -135,6 +154,7 @@ export async function serve(config: WharfConfig, opts: ServeOptions = {}): Promi
 function control(
   primary: Primary,
   certs: Certificates,
+  storage: SharedStorage,
   loaded: () => WharfConfig,
   apply: (c: WharfConfig, deploy?: boolean) => Promise<string[]>,
   startedAt: number,
@@ -199,6 +219,12 @@ function control(
         process_open_fds: { "": stats.reduce((a, s) => a + s.fds, openFds()) },
         process_start_time_seconds: { "": Math.floor(startedAt / 1000) },
       };
+      const shared = storage.current;
+      if (shared) {
+        own.wharf_storage_up = { "": shared.up ? 1 : 0 };
+        own.wharf_storage_outages_total = { "": storage.outages };
+        own.wharf_ratelimit_local_total = { "": primary.shared.rate.localFallbacks };
+      }
       return toPrometheus({ ...merged, ...own }, METRICS);
     },
   };

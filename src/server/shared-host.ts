@@ -14,6 +14,8 @@ export class SharedHost {
   readonly conn = new ConnService();
   /** The server's metrics text, summed over the workers (set once the server runs). */
   metricsText: (() => Promise<string>) | undefined;
+  /** An HTTP-01 answer another instance published in the shared storage. */
+  challenge: ((token: string) => Promise<string | undefined>) | undefined;
 
   /** `broadcast` tells every worker, and resolves once each has acted on it. */
   constructor(broadcast: (kind: string, body: unknown) => Promise<void>) {
@@ -26,6 +28,7 @@ export class SharedHost {
     if (kind.startsWith("rate.")) return this.rate.handle(kind, body);
     if (kind.startsWith("conn.")) return this.conn.handle(kind, body, from);
     if (kind === "metrics.text" && this.metricsText) return this.metricsText();
+    if (kind === "acme.http01") return (await this.challenge?.(String(body))) ?? null;
     throw new Error(`no shared service answers ${kind}`);
   }
 

@@ -1,12 +1,13 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import * as acme from "acme-client";
 import type { AcmeConfig, WharfConfig } from "../config/types.ts";
 import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { selfSignedCert } from "./self-signed.ts";
-import { CertStorage, defaultDataDir, writeAtomic } from "./storage.ts";
+import type { Lock, Storage } from "../storage/storage.ts";
+import { type CertFiles, type CertPair, CertStore } from "./cert-store.ts";
+import { defaultDataDir } from "./storage.ts";
+
+export type { CertPair } from "./cert-store.ts";
 
 export interface AcmeHooks {
   /** Publishes (or, with null, withdraws) an HTTP-01 answer on every worker. */
@@ -19,15 +20,10 @@ export interface AcmeHooks {
   issued(name: string, cert: string, key: string): void;
 }
 
-/** A certificate and its key, PEM. */
-export interface CertPair {
-  cert: string;
-  key: string;
-}
-
 interface Managed {
   names: string[];
-  dir: string;
+  /** The certificate the workers serve for these names (undefined: a temporary one). */
+  served: string | undefined;
   timer: NodeJS.Timeout | undefined;
   ordering: boolean;
   backoff: number;
@@ -53,6 +49,8 @@ settings.retryMaxAttempts = 2;
 settings.retryDefaultDelay = 1;
 
 const RETRY_MIN = 30_000;
+/** How often an instance waiting for another's order looks for its certificate. */
+const WAIT_POLL = 2_000;
 const RETRY_MAX = 3_600_000;
 
 /**
@@ -80,15 +78,23 @@ export class AcmeManager {
   readonly #hooks: AcmeHooks;
   readonly #managed = new Map<string, Managed>();
   #cfg: AcmeConfig | undefined;
-  #storage: CertStorage | undefined;
-  #client: acme.Client | undefined;
+  #store: CertStore | undefined;
+  readonly #storage: () => Storage | undefined;
+  #client: Promise<acme.Client> | undefined;
   #stopped = false;
   #started = false;
   #waiting: Managed[] = [];
 
-  constructor(log: Logger, hooks: AcmeHooks) {
+  /** `storage`: where certificates, the account and locks are kept (the data directory if undefined). */
+  constructor(log: Logger, hooks: AcmeHooks, storage: () => Storage | undefined = () => undefined) {
     this.#log = log.child({ component: "acme" });
     this.#hooks = hooks;
+    this.#storage = storage;
+  }
+
+  /** Where certificates are kept (for on-demand sites and for workers asking for challenge answers). */
+  get store(): CertStore | undefined {
+    return this.#store;
   }
 
   /** Fills in cert/key for every `tls: auto` site (stored, or temporary) and schedules orders. */
@@ -99,53 +105,58 @@ export class AcmeManager {
     const cfg = out.server.acme;
     if (this.#cfg && JSON.stringify(this.#cfg) !== JSON.stringify(cfg)) this.#client = undefined;
     this.#cfg = cfg;
-    this.#storage = new CertStorage(cfg.data_dir ?? defaultDataDir());
+    const dataDir = cfg.data_dir ?? defaultDataDir();
+    const shared = this.#storage();
+    let store = this.#store;
+    if (
+      store === undefined ||
+      store.local.dir !== dataDir ||
+      (shared !== undefined && store.shared !== shared)
+    ) {
+      const { FileStorage } = await import("../storage/file.ts");
+      store = new CertStore(shared ?? new FileStorage(dataDir), dataDir);
+      this.#store = store;
+    }
     for (const site of autoSites) {
       if (site.tls!.on_demand) {
         // Until a name's own certificate is there (and for clients without SNI): a temporary one.
-        const dir = this.#storage.certDir(cfg.directory, ["on-demand.default.invalid"]);
-        if (!existsSync(join(dir, "temporary.crt"))) {
-          const temp = await selfSignedCert(["on-demand.default.invalid"]);
-          writeAtomic(join(dir, "temporary.crt"), temp.cert, 0o644);
-          writeAtomic(join(dir, "temporary.key"), temp.key);
-        }
-        site.tls!.cert = join(dir, "temporary.crt");
-        site.tls!.key = join(dir, "temporary.key");
+        const temp = await store.temporary(cfg.directory, ["on-demand.default.invalid"]);
+        site.tls!.cert = temp.certPath;
+        site.tls!.key = temp.keyPath;
         continue;
       }
       const names = [...site.hosts].sort();
-      const key = names.join(",");
-      let m = this.#managed.get(key);
-      if (!m) {
-        m = {
-          names,
-          dir: this.#storage.certDir(cfg.directory, names),
-          timer: undefined,
-          ordering: false,
-          backoff: RETRY_MIN,
-          onDemand: false,
-        };
-        this.#managed.set(key, m);
-      }
-      const certPath = join(m.dir, "cert.pem");
-      const keyPath = join(m.dir, "key.pem");
-      if (existsSync(certPath) && existsSync(keyPath)) {
-        const when = renewalTime(readFileSync(certPath), cfg.renewal_ratio);
-        this.#log.info("certificate loaded from storage", { names, renew_at: new Date(when).toISOString() });
-        this.#schedule(m, when - Date.now());
-        site.tls!.cert = certPath;
-        site.tls!.key = keyPath;
+      const m = this.#entry(names.join(","), names, false);
+      const files = await store.load(cfg.directory, names);
+      if (files) {
+        const when = renewalTime(files.cert, cfg.renewal_ratio);
+        if (m.served !== files.cert)
+          this.#log.info("certificate loaded from storage", {
+            names,
+            renew_at: new Date(when).toISOString(),
+          });
+        m.served = files.cert;
+        if (!m.ordering) this.#schedule(m, when - Date.now());
+        site.tls!.cert = files.certPath;
+        site.tls!.key = files.keyPath;
       } else {
-        const temp = await selfSignedCert(names);
-        writeAtomic(join(m.dir, "temporary.crt"), temp.cert, 0o644);
-        writeAtomic(join(m.dir, "temporary.key"), temp.key);
-        site.tls!.cert = join(m.dir, "temporary.crt");
-        site.tls!.key = join(m.dir, "temporary.key");
+        const temp = await store.temporary(cfg.directory, names);
+        site.tls!.cert = temp.certPath;
+        site.tls!.key = temp.keyPath;
         // Ordered once the listeners are up: the CA's validation must reach them.
-        this.#schedule(m, 0);
+        if (!m.ordering && !m.timer) this.#schedule(m, 0);
       }
     }
     return out;
+  }
+
+  #entry(key: string, names: string[], onDemand: boolean): Managed {
+    let m = this.#managed.get(key);
+    if (!m) {
+      m = { names, served: undefined, timer: undefined, ordering: false, backoff: RETRY_MIN, onDemand };
+      this.#managed.set(key, m);
+    }
+    return m;
   }
 
   /** Lets orders begin: called once the listeners are up (a CA's validation must reach them). */
@@ -184,80 +195,100 @@ export class AcmeManager {
     m.timer.unref();
   }
 
-  async #clientFor(cfg: AcmeConfig, storage: CertStorage): Promise<acme.Client> {
-    if (this.#client) return this.#client;
-    let accountKey = storage.readAccountKey(cfg.directory);
-    if (!accountKey) {
-      accountKey = await acme.crypto.createPrivateEcdsaKey();
-      storage.writeAccountKey(cfg.directory, accountKey);
-    }
+  /** The ACME client with its account (one for all orders in flight; made again after a failure). */
+  #clientFor(cfg: AcmeConfig, store: CertStore): Promise<acme.Client> {
+    this.#client ??= this.#account(cfg, store).catch((err: unknown) => {
+      this.#client = undefined;
+      throw err;
+    });
+    return this.#client;
+  }
+
+  async #account(cfg: AcmeConfig, store: CertStore): Promise<acme.Client> {
+    const accountKey = await store.accountKey(cfg.directory, () => acme.crypto.createPrivateEcdsaKey());
     const client = new acme.Client({
       directoryUrl: cfg.directory,
       accountKey,
       ...(cfg.eab ? { externalAccountBinding: { kid: cfg.eab.kid, hmacKey: cfg.eab.hmac_key } } : {}),
     });
-    await client.createAccount({
-      termsOfServiceAgreed: true,
-      ...(cfg.email ? { contact: [`mailto:${cfg.email}`] } : {}),
-    });
-    this.#client = client;
+    try {
+      // The stored key's account (made earlier, maybe by another instance), fetched as it is.
+      await client.createAccount({ onlyReturnExisting: true });
+    } catch {
+      await client.createAccount({
+        termsOfServiceAgreed: true,
+        ...(cfg.email ? { contact: [`mailto:${cfg.email}`] } : {}),
+      });
+    }
     return client;
   }
 
-  /** The on-demand entry for a name (made on first use). */
-  #onDemandEntry(name: string): Managed | undefined {
-    const cfg = this.#cfg;
-    const storage = this.#storage;
-    if (!cfg || !storage) return undefined;
-    const key = `on-demand:${name}`;
-    let m = this.#managed.get(key);
-    if (!m) {
-      m = {
-        names: [name],
-        dir: storage.certDir(cfg.directory, [name]),
-        timer: undefined,
-        ordering: false,
-        backoff: RETRY_MIN,
-        onDemand: true,
-      };
-      this.#managed.set(key, m);
-    }
-    return m;
-  }
-
   /** An on-demand certificate kept from before (its renewal scheduled), without asking anyone. */
-  storedOnDemand(name: string): CertPair | undefined {
-    const m = this.#onDemandEntry(name);
-    if (!m) return undefined;
-    const certPath = join(m.dir, "cert.pem");
-    const keyPath = join(m.dir, "key.pem");
-    if (!existsSync(certPath) || !existsSync(keyPath)) return undefined;
-    const cert = readFileSync(certPath, "utf8");
-    if (!m.timer && !m.ordering) this.#schedule(m, renewalTime(cert, this.#cfg!.renewal_ratio) - Date.now());
-    return { cert, key: readFileSync(keyPath, "utf8") };
+  async storedOnDemand(name: string): Promise<CertPair | undefined> {
+    const cfg = this.#cfg;
+    const store = this.#store;
+    if (!cfg || !store) return undefined;
+    const m = this.#entry(`on-demand:${name}`, [name], true);
+    const files = await store.load(cfg.directory, [name]);
+    if (!files) return undefined;
+    m.served = files.cert;
+    if (!m.timer && !m.ordering) this.#schedule(m, renewalTime(files.cert, cfg.renewal_ratio) - Date.now());
+    return { cert: files.cert, key: files.key };
   }
 
   /** Orders a certificate for a name now (on demand, approved and within the rate). */
   async orderOnDemand(name: string): Promise<CertPair | undefined> {
-    const m = this.#onDemandEntry(name);
-    return m ? this.#order(m) : undefined;
+    if (!this.#cfg || !this.#store) return undefined;
+    return this.#order(this.#entry(`on-demand:${name}`, [name], true));
+  }
+
+  /** The stored certificate for `m` when it is not due for renewal (another instance got it). */
+  async #fresh(m: Managed, cfg: AcmeConfig, store: CertStore): Promise<CertFiles | undefined> {
+    const files = await store.load(cfg.directory, m.names);
+    if (files && renewalTime(files.cert, cfg.renewal_ratio) > Date.now() + 1000) return files;
+    return undefined;
+  }
+
+  /** Serves `files` for `m` from now on and schedules its renewal. */
+  #adopt(m: Managed, cfg: AcmeConfig, files: CertPair): CertPair {
+    const when = renewalTime(files.cert, cfg.renewal_ratio);
+    m.backoff = RETRY_MIN;
+    m.lastError = undefined;
+    this.#schedule(m, when - Date.now());
+    const pair = { cert: files.cert, key: files.key };
+    if (m.served === files.cert) return pair;
+    m.served = files.cert;
+    if (m.onDemand) this.#hooks.issued(m.names[0]!, pair.cert, pair.key);
+    else this.#hooks.updated();
+    return pair;
   }
 
   async #order(m: Managed): Promise<CertPair | undefined> {
     const cfg = this.#cfg;
-    const storage = this.#storage;
-    if (this.#stopped || m.ordering || !cfg || !storage) return undefined;
-    const release = storage.lock(m.dir);
-    if (!release) {
-      this.#log.warn("another process is ordering this certificate; retrying later", { names: m.names });
-      this.#schedule(m, RETRY_MIN);
-      return undefined;
-    }
+    const store = this.#store;
+    if (this.#stopped || m.ordering || !cfg || !store) return undefined;
     m.ordering = true;
-    const withdraw: (() => void)[] = [];
+    const withdraw: (() => Promise<void>)[] = [];
+    let lock: Lock | undefined;
     try {
+      // Another instance may have got it (first order or renewal): then it is loaded, not ordered.
+      const stored = await this.#fresh(m, cfg, store);
+      if (stored) {
+        this.#log.info("certificate loaded from storage", { names: m.names });
+        return this.#adopt(m, cfg, stored);
+      }
+      lock = await store.orderLock(cfg.directory, m.names);
+      if (!lock) {
+        if (m.lastError === undefined)
+          this.#log.info("another instance is ordering this certificate; waiting for it", { names: m.names });
+        m.lastError = "another instance is ordering it";
+        this.#schedule(m, WAIT_POLL);
+        return undefined;
+      }
+      const again = await this.#fresh(m, cfg, store);
+      if (again) return this.#adopt(m, cfg, again);
       this.#log.info("ordering certificate", { names: m.names, ca: cfg.directory });
-      const client = await this.#clientFor(cfg, storage);
+      const client = await this.#clientFor(cfg, store);
       const order = await client.createOrder({
         identifiers: m.names.map((value) => ({ type: "dns", value })),
       });
@@ -277,10 +308,15 @@ export class AcmeManager {
         if ((ch.type as string) === "tls-alpn-01") {
           const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuth);
           this.#hooks.publishAlpn(name, cert.toString(), key.toString());
-          withdraw.push(() => this.#hooks.publishAlpn(name, null, null));
+          withdraw.push(async () => this.#hooks.publishAlpn(name, null, null));
         } else {
           this.#hooks.publish(ch.token, keyAuth);
-          withdraw.push(() => this.#hooks.publish(ch.token, null));
+          // Whichever instance the CA reaches answers: the answer goes to the shared storage too.
+          await store.publishChallenge(ch.token, keyAuth);
+          withdraw.push(async () => {
+            this.#hooks.publish(ch.token, null);
+            await store.publishChallenge(ch.token, null);
+          });
         }
         this.#log.info("answering challenge", { name, type: ch.type });
         await client.completeChallenge(ch);
@@ -292,21 +328,17 @@ export class AcmeManager {
       );
       const finalized = await client.finalizeOrder(order, csr);
       const cert = await client.getCertificate(finalized);
-      writeAtomic(join(m.dir, "key.pem"), key);
-      writeAtomic(join(m.dir, "cert.pem"), cert, 0o644);
-      const when = renewalTime(cert, cfg.renewal_ratio);
-      this.#log.info("certificate obtained", { names: m.names, renew_at: new Date(when).toISOString() });
-      m.backoff = RETRY_MIN;
-      m.lastError = undefined;
-      this.#schedule(m, when - Date.now());
-      const pair = { cert, key: key.toString() };
-      if (m.onDemand) this.#hooks.issued(m.names[0]!, pair.cert, pair.key);
-      else this.#hooks.updated();
-      return pair;
+      if (lock.lost) this.#log.warn("the order lock was lost while ordering", { names: m.names });
+      const files = await store.save(cfg.directory, m.names, { cert, key: key.toString() });
+      this.#log.info("certificate obtained", {
+        names: m.names,
+        renew_at: new Date(renewalTime(cert, cfg.renewal_ratio)).toISOString(),
+      });
+      return this.#adopt(m, cfg, files);
     } catch (err) {
       m.lastError = (err as Error).message;
       // A first on-demand order is not retried here: the next handshake for the name asks again.
-      const retry = !m.onDemand || existsSync(join(m.dir, "cert.pem"));
+      const retry = !m.onDemand || m.served !== undefined;
       const wait = m.backoff;
       m.backoff = Math.min(m.backoff * 2, RETRY_MAX);
       this.#log.error("certificate order failed; the site keeps its current certificate", {
@@ -318,9 +350,9 @@ export class AcmeManager {
       if (retry) this.#schedule(m, wait);
       return undefined;
     } finally {
-      for (const w of withdraw) w();
+      for (const w of withdraw) await w().catch(() => {});
       m.ordering = false;
-      release();
+      await lock?.release().catch(() => {});
     }
   }
 }

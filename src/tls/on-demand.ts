@@ -48,7 +48,7 @@ export class OnDemandIssuer {
   }
 
   async #obtain(name: string): Promise<CertPair | undefined> {
-    const stored = this.#acme.storedOnDemand(name);
+    const stored = await this.#acme.storedOnDemand(name);
     if (stored) return stored;
     const cfg = this.#config();
     if (!cfg) return undefined;

@@ -9,6 +9,8 @@ export interface Pebble {
   directory: string;
   /** PEM file that signs Pebble's own HTTPS certificate (for NODE_EXTRA_CA_CERTS). */
   caFile: string;
+  /** What Pebble printed so far (its log of requests, orders and issued certificates). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -87,16 +89,23 @@ export async function startPebble(
       { stdio: "ignore" },
     ),
   );
-  procs.push(
-    spawn("pebble", ["-config", config, "-dnsserver", `127.0.0.1:${dnsPort}`], {
-      stdio: "ignore",
-      env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", ...env },
-    }),
-  );
+  let output = "";
+  const ca = spawn("pebble", ["-config", config, "-dnsserver", `127.0.0.1:${dnsPort}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", ...env },
+  });
+  ca.stdout!.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  ca.stderr!.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  procs.push(ca);
   await waitPort(acmePort);
   return {
     directory: `https://127.0.0.1:${acmePort}/dir`,
     caFile: tls.cert,
+    output: () => output,
     async stop() {
       await Promise.all(
         procs.map(

@@ -117,20 +117,24 @@ export async function startWharf(
   return running;
 }
 
-/** Runs bin/wharf to completion; returns its exit code and output. */
-export function runWharf(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+/** Runs bin/wharf to completion (with `input` on its stdin); returns its exit code and output. */
+export function runWharf(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
     const proc = spawn(WHARF, args, {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    if (opts.input !== undefined) proc.stdin!.end(opts.input);
     let stdout = "";
     let stderr = "";
-    proc.stdout.on("data", (d: Buffer) => {
+    proc.stdout!.on("data", (d: Buffer) => {
       stdout += d.toString();
     });
-    proc.stderr.on("data", (d: Buffer) => {
+    proc.stderr!.on("data", (d: Buffer) => {
       stderr += d.toString();
     });
     proc.on("exit", (code) => res({ code, stdout, stderr }));

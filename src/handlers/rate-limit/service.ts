@@ -1,4 +1,6 @@
+import type { Storage } from "../../storage/storage.ts";
 import { Buckets, type TakeResult } from "./buckets.ts";
+import { takeShared } from "./shared-window.ts";
 
 /** One take request from a worker. */
 export interface TakeRequest {
@@ -15,14 +17,28 @@ export interface TakeRequest {
 /**
  * The rate limits shared by an instance's workers, kept by the primary: one set of buckets
  * per limit, so the number of requests let through across all workers stays within the
- * rate plus the burst.
+ * rate plus the burst. With a storage shared by several instances (Redis), the limits are
+ * counted there, across instances; while it is away, here again (and counted as such).
  */
 export class RateService {
   readonly #limits = new Map<string, Buckets>();
+  /** The storage shared with other instances, if any. */
+  storage: (() => Storage | undefined) | undefined;
+  /** Takes answered here although a shared storage is configured (it was away). */
+  localFallbacks = 0;
 
-  handle(kind: string, body: unknown): TakeResult {
+  async handle(kind: string, body: unknown): Promise<TakeResult> {
     if (kind !== "rate.take") throw new Error(`unknown request ${kind}`);
     const r = body as TakeRequest;
+    const shared = this.storage?.();
+    if (shared !== undefined) {
+      if (shared.up) {
+        try {
+          return await takeShared(shared, r);
+        } catch {}
+      }
+      this.localFallbacks++;
+    }
     let b = this.#limits.get(r.limit);
     if (b === undefined) {
       b = new Buckets(r.maxKeys);

@@ -1,0 +1,162 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { FileStorage } from "../storage/file.ts";
+import type { Lock, Storage } from "../storage/storage.ts";
+import { selfSignedCert } from "./self-signed.ts";
+
+/** A certificate and its key, PEM. */
+export interface CertPair {
+  cert: string;
+  key: string;
+}
+
+/** A certificate as the workers load it: from files on this machine. */
+export interface CertFiles extends CertPair {
+  certPath: string;
+  keyPath: string;
+}
+
+/** How long an order lock lasts without renewal: an instance that dies mid-order frees it this soon. */
+export const ORDER_LOCK_TTL = 20_000;
+/** How long a published challenge answer stays in the storage if nobody withdraws it. */
+const CHALLENGE_TTL = 15 * 60_000;
+
+/**
+ * Managed certificates in the storage, laid out as
+ * `certificates/<ca>/<first name>/{cert,key}.pem` (the ACME account key under
+ * `certificates/<ca>/_account/account.key`). The storage may be shared by several
+ * instances (Redis); the workers read certificates from files, so what is loaded is also
+ * written to the data directory on this machine, where a file storage keeps it anyway.
+ */
+export class CertStore {
+  readonly shared: Storage;
+  readonly local: FileStorage;
+
+  constructor(shared: Storage, dataDir: string) {
+    this.shared = shared;
+    this.local = shared instanceof FileStorage && shared.dir === dataDir ? shared : new FileStorage(dataDir);
+  }
+
+  /** Whether other instances may share the storage (what they store must be looked for). */
+  get distributed(): boolean {
+    return this.shared !== this.local;
+  }
+
+  static base(ca: string, names: string[]): string {
+    const caDir = ca.replace(/^https?:\/\//, "").replace(/[^A-Za-z0-9.-]+/g, "_");
+    return `certificates/${caDir}/${names[0]!.replace(/[^A-Za-z0-9.-]/g, "_")}`;
+  }
+
+  /**
+   * The stored certificate for `names`, copied to this machine's files. With the storage
+   * away, the copy on this machine is used (serving goes on); undefined when there is none.
+   */
+  async load(ca: string, names: string[]): Promise<CertFiles | undefined> {
+    const base = CertStore.base(ca, names);
+    let pair: CertPair | undefined;
+    try {
+      pair = await readPair(this.shared, base);
+    } catch {
+      pair = await readPair(this.local, base);
+    }
+    // A pair read while another instance wrote a new one may not match: read it next time.
+    if (pair === undefined || !matches(pair)) return undefined;
+    if (this.distributed) {
+      const have = await readPair(this.local, base);
+      if (have?.cert !== pair.cert || have.key !== pair.key) await writePair(this.local, base, pair);
+    }
+    return {
+      ...pair,
+      certPath: this.local.pathOf(`${base}/cert.pem`),
+      keyPath: this.local.pathOf(`${base}/key.pem`),
+    };
+  }
+
+  /** Stores a new certificate: on this machine first (it serves even if the storage is away), then shared. */
+  async save(ca: string, names: string[], pair: CertPair): Promise<CertFiles> {
+    const base = CertStore.base(ca, names);
+    await writePair(this.local, base, pair);
+    if (this.distributed) await writePair(this.shared, base, pair);
+    return {
+      ...pair,
+      certPath: this.local.pathOf(`${base}/cert.pem`),
+      keyPath: this.local.pathOf(`${base}/key.pem`),
+    };
+  }
+
+  /** A self-signed stand-in for `names` until their certificate comes (made once, kept on this machine). */
+  async temporary(ca: string, names: string[]): Promise<CertFiles> {
+    const base = `${CertStore.base(ca, names)}/temporary`;
+    let pair: CertPair | undefined;
+    const [cert, key] = await Promise.all([this.local.get(`${base}.crt`), this.local.get(`${base}.key`)]);
+    if (cert !== undefined && key !== undefined) pair = { cert, key };
+    else {
+      pair = await selfSignedCert(names);
+      await this.local.put(`${base}.key`, pair.key);
+      await this.local.put(`${base}.crt`, pair.cert);
+    }
+    return { ...pair, certPath: this.local.pathOf(`${base}.crt`), keyPath: this.local.pathOf(`${base}.key`) };
+  }
+
+  /** The ACME account key for `ca`, made (once across instances) when there is none. */
+  async accountKey(ca: string, create: () => Promise<Buffer>): Promise<Buffer> {
+    const key = `${CertStore.base(ca, ["_account"])}/account.key`;
+    const have = await this.shared.get(key);
+    if (have !== undefined) return Buffer.from(have);
+    const lock = await this.#waitLock(`${CertStore.base(ca, ["_account"])}/create`);
+    try {
+      const again = await this.shared.get(key);
+      if (again !== undefined) return Buffer.from(again);
+      const made = await create();
+      await this.shared.put(key, made.toString());
+      return made;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** The lock for ordering `names`: undefined while another process (or instance) orders them. */
+  orderLock(ca: string, names: string[]): Promise<Lock | undefined> {
+    return this.shared.lock(`${CertStore.base(ca, names)}/order`, ORDER_LOCK_TTL);
+  }
+
+  /** Publishes an HTTP-01 answer where every instance's workers can find it (or withdraws it). */
+  async publishChallenge(token: string, keyAuthorization: string | null): Promise<void> {
+    if (!this.distributed) return;
+    const key = `challenges/http-01/${token.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+    if (keyAuthorization === null) await this.shared.delete(key);
+    else await this.shared.put(key, keyAuthorization, CHALLENGE_TTL);
+  }
+
+  /** An HTTP-01 answer another instance published. */
+  async challenge(token: string): Promise<string | undefined> {
+    if (!this.distributed || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+    return this.shared.get(`challenges/http-01/${token}`);
+  }
+
+  async #waitLock(name: string): Promise<Lock> {
+    for (;;) {
+      const lock = await this.shared.lock(name, ORDER_LOCK_TTL);
+      if (lock) return lock;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+function matches(pair: CertPair): boolean {
+  try {
+    return new X509Certificate(pair.cert).checkPrivateKey(createPrivateKey(pair.key));
+  } catch {
+    return false;
+  }
+}
+
+async function readPair(s: Storage, base: string): Promise<CertPair | undefined> {
+  const [cert, key] = await Promise.all([s.get(`${base}/cert.pem`), s.get(`${base}/key.pem`)]);
+  return cert !== undefined && key !== undefined ? { cert, key } : undefined;
+}
+
+async function writePair(s: Storage, base: string, pair: CertPair): Promise<void> {
+  // The key first: a reader that finds the new certificate finds its key.
+  await s.put(`${base}/key.pem`, pair.key);
+  await s.put(`${base}/cert.pem`, pair.cert);
+}

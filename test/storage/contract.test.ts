@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
+import { FileStorage } from "../../src/storage/file.ts";
+import { RedisStorage } from "../../src/storage/redis.ts";
+import type { Storage } from "../../src/storage/storage.ts";
+import { type Redis, startRedis } from "../helpers/redis.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What every storage must do; run against the filesystem and against a real Redis. */
+function contract(name: string, spec: () => Spec, open: () => Promise<Storage>, close: () => Promise<void>) {
+  describe(`storage contract: ${name}`, () => {
+    let s: Storage;
+    let other: Storage;
+    before(async () => {
+      s = await open();
+      other = await open();
+    });
+    after(async () => {
+      await s.close();
+      await other.close();
+      await close();
+    });
+
+    test("put, get, overwrite, delete; a missing key is undefined", async () => {
+      assert.equal(await s.get("certificates/ca/a.test/cert.pem"), undefined);
+      await s.put("certificates/ca/a.test/cert.pem", "-----BEGIN-----\nx\n");
+      assert.equal(await other.get("certificates/ca/a.test/cert.pem"), "-----BEGIN-----\nx\n");
+      await s.put("certificates/ca/a.test/cert.pem", "second");
+      assert.equal(await other.get("certificates/ca/a.test/cert.pem"), "second");
+      await other.delete("certificates/ca/a.test/cert.pem");
+      assert.equal(await s.get("certificates/ca/a.test/cert.pem"), undefined);
+      await s.delete("never/there");
+    });
+
+    test("list by prefix, sorted, nothing else", async () => {
+      await s.put("list/b/two", "2");
+      await s.put("list/a/one", "1");
+      await s.put("list/a/three", "3");
+      await s.put("listing/x", "no");
+      assert.deepEqual(await other.list("list/"), ["list/a/one", "list/a/three", "list/b/two"]);
+      assert.deepEqual(await other.list("list/a/"), ["list/a/one", "list/a/three"]);
+      assert.deepEqual(await other.list("nothing/"), []);
+    });
+
+    test("a key put with a ttl goes away", async () => {
+      await s.put("challenges/http-01/tok", "answer", 150);
+      assert.equal(await s.get("challenges/http-01/tok"), "answer");
+      await sleep(300);
+      assert.equal(await s.get("challenges/http-01/tok"), undefined);
+    });
+
+    test("a lock has one holder; released, it can be taken again", async () => {
+      const a = await s.lock("order/a.test", 5000);
+      assert.ok(a);
+      assert.equal(await other.lock("order/a.test", 5000), undefined);
+      assert.equal(await s.lock("order/a.test", 5000), undefined, "not reentrant either");
+      await a.release();
+      const b = await other.lock("order/a.test", 5000);
+      assert.ok(b);
+      await b.release();
+    });
+
+    test("a held lock is renewed past its ttl; an abandoned one expires", async () => {
+      const held = await s.lock("order/renewed", 300);
+      assert.ok(held);
+      await sleep(800);
+      assert.equal(held.lost, false);
+      assert.equal(await other.lock("order/renewed", 300), undefined, "still held after 2.5 ttls");
+      await held.release();
+
+      // A holder that dies stops renewing: its lock is free once the ttl has run out.
+      const child = await lockInChild(spec(), "order/abandoned", 300);
+      assert.equal(await other.lock("order/abandoned", 300), undefined, "held by the child");
+      child.kill("SIGKILL");
+      await sleep(450);
+      const taken = await other.lock("order/abandoned", 300);
+      assert.ok(taken, "an expired lock is taken over");
+      await taken.release();
+    });
+
+    test("counters add up across clients and expire", async () => {
+      assert.equal(await s.counter("rate/k"), 0);
+      assert.equal(await s.incr("rate/k", 1, 300), 1);
+      assert.equal(await s.incr("rate/k", 2, 300), 3);
+      assert.equal(await s.counter("rate/k"), 3);
+      await sleep(450);
+      assert.equal(await s.counter("rate/k"), 0);
+      assert.equal(await s.incr("rate/k", 1, 300), 1, "a new counter after expiry");
+    });
+  });
+}
+
+/** How a child process opens the same storage. */
+type Spec = { file: string } | { redis: { url: string; prefix: string } };
+
+/** A process that takes a lock and holds it (renewing) until it is killed. */
+async function lockInChild(spec: Spec, name: string, ttlMs: number): Promise<ChildProcess> {
+  const url = (f: string) => pathToFileURL(join(import.meta.dirname, "../../src/storage", f)).href;
+  const script = `
+    const spec = ${JSON.stringify(spec)};
+    const s = "file" in spec
+      ? new (await import(${JSON.stringify(url("file.ts"))})).FileStorage(spec.file)
+      : await (await import(${JSON.stringify(url("redis.ts"))})).RedisStorage.open(spec.redis);
+    const lock = await s.lock(${JSON.stringify(name)}, ${ttlMs});
+    process.stdout.write(lock ? "locked\\n" : "refused\\n");
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  assert.equal(line, "locked");
+  return child;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "wharf-storage-"));
+contract(
+  "file",
+  () => ({ file: dir }),
+  async () => new FileStorage(dir),
+  async () => rmSync(dir, { recursive: true, force: true }),
+);
+
+let redis: Redis;
+contract(
+  "redis",
+  () => ({ redis: { url: redis.url, prefix: "t" } }),
+  async () => {
+    redis ??= await startRedis();
+    return RedisStorage.open({ url: redis.url, prefix: "t" });
+  },
+  async () => redis.stop(),
+);

@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
+import { RedisStorage } from "../../src/storage/redis.ts";
+import { request } from "../helpers/http.ts";
+import { type Pebble, startPebble } from "../helpers/pebble.ts";
+import { type Redis, startRedis } from "../helpers/redis.ts";
+import { needs } from "../helpers/tools.ts";
+import { eventually } from "../helpers/wait.ts";
+import { freePort, makeTree, type Running, runWharf, startWharf } from "../helpers/wharf.ts";
+
+/** The issuer and serial of the certificate an HTTPS port presents for `name`. */
+function servedCert(port: number, name: string): Promise<{ issuer: string; serial: string }> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: "127.0.0.1", port, servername: name, rejectUnauthorized: false }, () => {
+      const c = s.getPeerCertificate();
+      resolve({ issuer: String(c.issuer.CN), serial: c.serialNumber });
+      s.end();
+    });
+    s.on("error", reject);
+  });
+}
+
+const NAMES = ["a.test", "b.test", "c.test", "d.test", "e.test", "f.test"];
+
+describe(
+  "several instances on one Redis: certificates ordered once, shared, and served by all",
+  needs("pebble", "pebble-challtestsrv", "redis-server"),
+  () => {
+    let pebble: Pebble;
+    let redis: Redis;
+    let tree: ReturnType<typeof makeTree>;
+    let httpPort: number;
+    const running: Running[] = [];
+
+    /** One instance: its own HTTPS port and data directory, the shared HTTP-01 port and Redis. */
+    const instance = async (name: string, names: string[], env: Record<string, string> = {}) => {
+      const httpsPort = await freePort();
+      const dataDir = join(tree.dir, `data-${name}`);
+      mkdirSync(dataDir, { recursive: true });
+      const config = join(tree.dir, `${name}.json`);
+      writeFileSync(
+        config,
+        JSON.stringify({
+          server: {
+            workers: 2,
+            admin: "off",
+            acme: {
+              directory: pebble.directory,
+              data_dir: dataDir,
+              http_listen: [`127.0.0.1:${httpPort}`],
+              challenges: ["http-01"],
+            },
+            storage: { redis: { url: redis.url, prefix: "cluster" } },
+          },
+          sites: names.map((n) => ({
+            hosts: [n],
+            listen: [`127.0.0.1:${httpsPort}`],
+            tls: "auto",
+            access_log: "off",
+            routes: [{ respond: { status: 200, body: `${n} from ${name}\n` } }],
+          })),
+        }),
+      );
+      const w = await startWharf(["run", "--config", config], {
+        port: httpsPort,
+        env: { NODE_EXTRA_CA_CERTS: pebble.caFile, ...env },
+      });
+      running.push(w);
+      return { w, httpsPort, dataDir };
+    };
+    /** Orders Pebble finalized so far (one line per issued certificate in its log). */
+    const issued = () => (pebble.output().match(/Issued certificate serial/g) ?? []).length;
+    const allServed = async (port: number, names: string[]) => {
+      const out: Record<string, string> = {};
+      for (const n of names) {
+        const c = await servedCert(port, n);
+        assert.match(c.issuer, /Pebble/i, `${n} on ${port}: issued by Pebble, not a temporary certificate`);
+        out[n] = c.serial;
+      }
+      return out;
+    };
+
+    before(async () => {
+      tree = makeTree({ "www/index.html": "x\n" });
+      httpPort = await freePort();
+      redis = await startRedis();
+      pebble = await startPebble(tree.dir, httpPort, await freePort());
+    });
+    after(async () => {
+      await Promise.all(running.map((w) => w.stop("SIGKILL")));
+      await pebble?.stop();
+      await redis?.stop();
+      tree?.cleanup();
+    });
+
+    let a: Awaited<ReturnType<typeof instance>>;
+    let b: Awaited<ReturnType<typeof instance>>;
+
+    test("two instances, six names: each certificate ordered once, both serve all six", async () => {
+      [a, b] = await Promise.all([instance("a", NAMES), instance("b", NAMES)]);
+      const serials = await eventually(
+        () => allServed(a.httpsPort, NAMES).catch(() => undefined),
+        30_000,
+      ).catch((e) => {
+        // What the instances and the CA said, for whoever reads a failure.
+        console.log(a.w.stderr().slice(-6000), b.w.stderr().slice(-3000), pebble.output().slice(-3000));
+        throw e;
+      });
+      assert.deepEqual(
+        await eventually(() => allServed(b.httpsPort, NAMES).catch(() => undefined), 20_000),
+        serials,
+        "both instances serve the same certificates",
+      );
+      assert.equal(issued(), 6, `Pebble issued six certificates:\n${pebble.output().slice(-3000)}`);
+      const ordered = (w: Running) => (w.stderr().match(/"msg":"ordering certificate"/g) ?? []).length;
+      assert.equal(ordered(a.w) + ordered(b.w), 6, "six orders between the two instances");
+    });
+
+    test("an HTTP-01 answer in Redis is given by every instance on the shared port", async () => {
+      const s = await RedisStorage.open({ url: redis.url, prefix: "cluster" });
+      await s.put("challenges/http-01/tok-123_x", "tok-123_x.thumbprint", 60_000);
+      // New connections land on either instance (SO_REUSEPORT): all must answer.
+      for (let i = 0; i < 12; i++) {
+        const r = await request(`http://127.0.0.1:${httpPort}`, "/.well-known/acme-challenge/tok-123_x", {
+          headers: { host: "a.test", connection: "close" },
+        });
+        assert.equal(r.status, 200);
+        assert.equal(r.body.toString(), "tok-123_x.thumbprint");
+      }
+      const gone = await request(`http://127.0.0.1:${httpPort}`, "/.well-known/acme-challenge/unknown", {
+        headers: { host: "a.test" },
+      });
+      assert.notEqual(gone.status, 200);
+      await s.close();
+    });
+
+    test("wharf storage export|import moves certificates from Redis to a data directory and back", async () => {
+      const out = await runWharf(["storage", "export", "--config", join(tree.dir, "a.json")]);
+      assert.equal(out.code, 0, out.stderr);
+      const lines = out.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { key: string; value: string });
+      const keys = lines.map((l) => l.key);
+      for (const n of NAMES) {
+        assert.ok(
+          keys.some((k) => k.endsWith(`/${n}/cert.pem`)),
+          `${n}'s certificate exported`,
+        );
+        assert.ok(
+          keys.some((k) => k.endsWith(`/${n}/key.pem`)),
+          `${n}'s key exported`,
+        );
+      }
+      assert.ok(keys.some((k) => k.endsWith("/_account/account.key")));
+      assert.ok(keys.includes("tls/ticket-keys"));
+      assert.ok(!keys.some((k) => /^(locks|challenges|rate)\//.test(k)), "nothing of the moment");
+
+      const dir = join(tree.dir, "exported");
+      const imported = await runWharf(["storage", "import", "--dir", dir], { input: out.stdout });
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.match(imported.stderr, new RegExp(`imported ${lines.length} key`));
+      const cert = lines.find((l) => l.key.endsWith("/a.test/cert.pem"))!;
+      assert.equal(readFileSync(join(dir, cert.key), "utf8"), cert.value, "where a file storage keeps it");
+
+      const again = await runWharf(["storage", "export", "--dir", dir]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stdout, out.stdout, "the same keys and values come back out");
+
+      const bad = await runWharf(["storage", "import", "--dir", dir], { input: '{"key": 1}\n' });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /line 1: needs "key" and "value" strings/);
+    });
+
+    test("an instance started with an empty data directory serves from Redis without ordering", async () => {
+      const before = issued();
+      const c = await instance("c", NAMES);
+      await eventually(() => allServed(c.httpsPort, NAMES).catch(() => undefined), 10_000);
+      assert.equal(issued(), before);
+      assert.doesNotMatch(c.w.stderr(), /"msg":"ordering certificate"/);
+      await c.w.stop();
+    });
+
+    test("the instance holding an order's lock dies mid-order: another completes it", async () => {
+      const before = issued();
+      const doomed = await instance("doomed", ["k.test"]);
+      await doomed.w.waitForLog("ordering certificate", 0, 20_000);
+      doomed.w.proc.kill("SIGKILL");
+      const heir = await instance("heir", ["k.test"]);
+      await heir.w.waitForLog("another instance is ordering this certificate; waiting for it", 0, 10_000);
+      await eventually(() => allServed(heir.httpsPort, ["k.test"]).catch(() => undefined), 60_000);
+      assert.equal(issued(), before + 1);
+    });
+  },
+);
