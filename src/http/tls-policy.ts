@@ -111,5 +111,8 @@ export function tlsServerOptions(selection: { current: TlsSelection }): TlsOptio
     // The default certificate: for clients that send no SNI (or an IP address).
     ...selection.current.defaultOptions,
     ticketKeys: selection.current.ticketKeys,
+    // Node's default is a hash of the command line, which differs between instances (their
+    // config paths): a ticket from another instance sharing the keys would not resume.
+    sessionIdContext: "wharf",
   };
 }

@@ -1,30 +1,13 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { request } from "../helpers/http.ts";
+import { startHaproxy } from "../helpers/haproxy.ts";
+import { getFrom, request } from "../helpers/http.ts";
 import { type NodeUpstream, nodeUpstream } from "../helpers/node-upstream.ts";
 import { needs } from "../helpers/tools.ts";
-import { eventually } from "../helpers/wait.ts";
 import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
-
-/** A GET from a chosen local address (127.0.0.2…), so a test can tell client from proxy. */
-function getFrom(localAddress: string, port: number, path: string, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, path, localAddress, headers, agent: false }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
-        body += c.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("the real client address", () => {
   let app: NodeUpstream;
@@ -113,8 +96,9 @@ sites:
       - proxy: { to: ["http://127.0.0.1:${app.port}"] }
 `,
     );
-    writeFileSync(
-      join(tree.dir, "haproxy.cfg"),
+    w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], { port: wharfPort });
+    haproxy = await startHaproxy(
+      tree.dir,
       `defaults
   mode tcp
   timeout connect 5s
@@ -131,20 +115,7 @@ backend wharf_v1
 backend wharf_v2
   server w 127.0.0.1:${wharfPort} send-proxy-v2
 `,
-    );
-    w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], { port: wharfPort });
-    haproxy = spawn("haproxy", ["-db", "-f", join(tree.dir, "haproxy.cfg")], { stdio: "ignore" });
-    await eventually(
-      () =>
-        new Promise<boolean>((r) => {
-          const s = connect(v2, "127.0.0.1", () => {
-            s.destroy();
-            r(true);
-          });
-          s.on("error", () => r(false));
-        }),
-      5000,
-      "HAProxy listening",
+      v2,
     );
   });
   after(async () => {

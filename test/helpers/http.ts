@@ -1,4 +1,5 @@
 import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 
 export interface Response {
@@ -93,4 +94,54 @@ export function splitResponses(
 export function headerOf(head: string, name: string): string | undefined {
   const m = new RegExp(`\\r\\n${name}: *([^\\r]*)`, "i").exec(head);
   return m?.[1];
+}
+
+/** A GET from a chosen local address (127.0.0.2…) on a new connection, so a test can tell client from proxy. */
+export function getFrom(
+  localAddress: string,
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, path, localAddress, headers, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** A GET over HTTPS on a new connection (a new handshake each time). */
+export function httpsGet(
+  port: number,
+  name: string,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        servername: name,
+        headers: { host: name },
+        rejectUnauthorized: false,
+        agent: false,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { RedisStorage } from "../../src/storage/redis.ts";
-import { request } from "../helpers/http.ts";
+import { httpsGet, request } from "../helpers/http.ts";
 import { type Pebble, startPebble } from "../helpers/pebble.ts";
 import { type Redis, startRedis } from "../helpers/redis.ts";
 import { needs } from "../helpers/tools.ts";
@@ -36,7 +36,7 @@ describe(
     const running: Running[] = [];
 
     /** One instance: its own HTTPS port and data directory, the shared HTTP-01 port and Redis. */
-    const instance = async (name: string, names: string[], env: Record<string, string> = {}) => {
+    const instance = async (name: string, names: string[], acme: Record<string, unknown> = {}) => {
       const httpsPort = await freePort();
       const dataDir = join(tree.dir, `data-${name}`);
       mkdirSync(dataDir, { recursive: true });
@@ -52,6 +52,7 @@ describe(
               data_dir: dataDir,
               http_listen: [`127.0.0.1:${httpPort}`],
               challenges: ["http-01"],
+              ...acme,
             },
             storage: { redis: { url: redis.url, prefix: "cluster" } },
           },
@@ -60,13 +61,16 @@ describe(
             listen: [`127.0.0.1:${httpsPort}`],
             tls: "auto",
             access_log: "off",
-            routes: [{ respond: { status: 200, body: `${n} from ${name}\n` } }],
+            routes: [
+              { match: { path: "/metrics" }, metrics: {} },
+              { respond: { status: 200, body: `${n} from ${name}\n` } },
+            ],
           })),
         }),
       );
       const w = await startWharf(["run", "--config", config], {
         port: httpsPort,
-        env: { NODE_EXTRA_CA_CERTS: pebble.caFile, ...env },
+        env: { NODE_EXTRA_CA_CERTS: pebble.caFile },
       });
       running.push(w);
       return { w, httpsPort, dataDir };
@@ -193,6 +197,73 @@ describe(
       await heir.w.waitForLog("another instance is ordering this certificate; waiting for it", 0, 10_000);
       await eventually(() => allServed(heir.httpsPort, ["k.test"]).catch(() => undefined), 60_000);
       assert.equal(issued(), before + 1);
+    });
+
+    test("renewals happen once across instances; each serves the renewed certificate", async () => {
+      // Pebble's certificates live five years: 6e-8 of that is about 9.5 s.
+      const acme = { renewal_ratio: 0.00000006 };
+      const [r1, r2] = await Promise.all([
+        instance("r1", ["r.test"], acme),
+        instance("r2", ["r.test"], acme),
+      ]);
+      const before = issued();
+      const first = await eventually(
+        () => allServed(r1.httpsPort, ["r.test"]).catch(() => undefined),
+        30_000,
+      );
+      const t0 = Date.now();
+      // Two renewals come due in 22 s; each instance on its own would order both.
+      await new Promise((r) => setTimeout(r, 22_000));
+      const renewals = issued() - before - 1;
+      const due = Math.ceil((Date.now() - t0) / 9500);
+      assert.ok(renewals >= 1 && renewals <= due, `${renewals} renewals for ${due} due`);
+      const last = await eventually(async () => {
+        const [x, y] = await Promise.all([
+          allServed(r1.httpsPort, ["r.test"]).catch(() => undefined),
+          allServed(r2.httpsPort, ["r.test"]).catch(() => undefined),
+        ]);
+        return x && y && x["r.test"] === y["r.test"] && x["r.test"] !== first["r.test"] ? x : undefined;
+      }, 15_000);
+      assert.ok(last, "both serve the same renewed certificate");
+      await Promise.all([r1.w.stop(), r2.w.stop()]);
+    });
+
+    test("Redis killed and restarted under load: no request fails, a log line and a metric say so", async () => {
+      let stop = false;
+      let done = 0;
+      const failures: string[] = [];
+      const load = async (port: number) => {
+        while (!stop) {
+          const name = NAMES[done % NAMES.length]!;
+          try {
+            const r = await httpsGet(port, name, "/");
+            if (r.status !== 200 || r.body !== `${name} from ${port === a.httpsPort ? "a" : "b"}\n`)
+              failures.push(`${r.status} ${r.body}`);
+          } catch (err) {
+            failures.push(String(err));
+          }
+          done++;
+        }
+      };
+      const loaders = [load(a.httpsPort), load(b.httpsPort), load(a.httpsPort), load(b.httpsPort)];
+      const mark = a.w.stderr().length;
+      await new Promise((r) => setTimeout(r, 300));
+      await redis.kill();
+      await a.w.waitForLog(
+        "storage unreachable: serving goes on from what this instance holds; orders retry, rate limits count per instance",
+        mark,
+      );
+      assert.match((await httpsGet(a.httpsPort, "a.test", "/metrics")).body, /^wharf_storage_up 0$/m);
+      await new Promise((r) => setTimeout(r, 1000));
+      await redis.start();
+      await a.w.waitForLog("storage reachable again: shared state resumes", mark, 20_000);
+      const metrics = (await httpsGet(a.httpsPort, "a.test", "/metrics")).body;
+      assert.match(metrics, /^wharf_storage_up 1$/m);
+      assert.match(metrics, /^wharf_storage_outages_total 1$/m);
+      stop = true;
+      await Promise.all(loaders);
+      assert.deepEqual(failures, []);
+      assert.ok(done > 40, `${done} requests made`);
     });
   },
 );

@@ -2,45 +2,9 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { connect as tlsConnect } from "node:tls";
 import { makeCert } from "../helpers/certs.ts";
+import { handshake } from "../helpers/tls-session.ts";
 import { freePort, makeTree, startWharf } from "../helpers/wharf.ts";
-
-/**
- * Connects (resuming `session` if given); resolves with whether the session was resumed
- * and the ticket the server sent, if any (TLS 1.3 tickets come just after the handshake).
- */
-function handshake(
-  port: number,
-  ca: Buffer,
-  session?: Buffer,
-): Promise<{ reused: boolean; ticket: Buffer | undefined }> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({
-      host: "127.0.0.1",
-      port,
-      servername: "localhost",
-      ca,
-      ...(session ? { session } : {}),
-    });
-    let ticket: Buffer | undefined;
-    s.on("session", (t: Buffer) => {
-      ticket = t;
-    });
-    s.once("secureConnect", () => {
-      // A resumed session is known now; a new one's ticket arrives just after.
-      setTimeout(
-        () => {
-          resolve({ reused: s.isSessionReused(), ticket });
-          s.destroy();
-        },
-        session ? 0 : 150,
-      );
-    });
-    s.on("error", reject);
-    s.resume();
-  });
-}
 
 test("TLS sessions resume on any worker; ticket keys rotate", { timeout: 30_000 }, async () => {
   const tree = makeTree({ "www/index.html": "x" });
