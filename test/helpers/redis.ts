@@ -8,6 +8,8 @@ export interface Redis {
   /** Kills it (SIGKILL: as a crash); `start` brings it back on the same port. */
   kill(): Promise<void>;
   start(): Promise<void>;
+  /** Freezes it (SIGSTOP: connections stay open, nothing answers) or thaws it (SIGCONT). */
+  freeze(frozen: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function startRedis(): Promise<Redis> {
     url: `redis://127.0.0.1:${port}/0`,
     kill: () => kill("SIGKILL"),
     start,
+    freeze: (frozen) => proc?.kill(frozen ? "SIGSTOP" : "SIGCONT"),
     stop: () => kill("SIGTERM"),
   };
 }

@@ -177,6 +177,18 @@ backend wharf
       for (const [i, w] of instances.entries())
         assert.match(w.stdout().slice(marks[i]), /" 200 /, `instance ${i} let some through`);
     });
+    test("a Redis that hangs (connections open, no answers) does not hold requests up", async () => {
+      redis.freeze(true);
+      try {
+        const t0 = Date.now();
+        for (let i = 0; i < 3; i++)
+          assert.equal((await getFrom("127.0.0.10", front, "/limited/echo")).status, 200);
+        assert.ok(Date.now() - t0 < 3000, `three requests took ${Date.now() - t0} ms`);
+      } finally {
+        redis.freeze(false);
+      }
+    });
+
     test("Redis away: the limits count per instance, and the metrics say so; back, shared again", async () => {
       const mark = instances.map((w) => w.stderr().length);
       await redis.kill();
