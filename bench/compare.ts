@@ -285,42 +285,19 @@ async function runSide(side: "nginx" | "wharf", sc: string, up: number, warm = f
             ? "proxy"
             : "static";
     proc = start(`nginx-${sc}`, "nginx", ["-c", nginxConf(port, mode, up)]);
-  } else if (tls) {
-    proc = start(`wharf-${sc}`, WHARF, [
-      "serve",
-      ROOT,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--workers",
-      String(WORKERS),
-      "--quiet",
-      "--tls-cert",
-      join(WORK, "cert.pem"),
-      "--tls-key",
-      join(WORK, "key.pem"),
-    ]);
-  } else if (sc === "proxy") {
-    proc = start(`wharf-${sc}`, WHARF, [
-      "proxy",
-      "--to",
-      `http://127.0.0.1:${up}`,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--workers",
-      String(WORKERS),
-      "--quiet",
-    ]);
-  } else if (proxied) {
+  } else if (proxied && sc !== "proxy") {
     proc = start(`wharf-${sc}`, WHARF, ["run", "--config", wharfConf(port, sc, up)]);
   } else {
+    const what = sc === "proxy" ? ["proxy", "--to", `http://127.0.0.1:${up}`] : ["serve", ROOT];
+    const cert = tls ? ["--tls-cert", join(WORK, "cert.pem"), "--tls-key", join(WORK, "key.pem")] : [];
     proc = start(`wharf-${sc}`, WHARF, [
-      "serve",
-      ROOT,
+      ...what,
       "--listen",
       `127.0.0.1:${port}`,
       "--workers",
       String(WORKERS),
       "--quiet",
+      ...cert,
     ]);
   }
   const base = `${tls ? "https" : "http"}://127.0.0.1:${port}`;

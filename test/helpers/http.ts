@@ -1,4 +1,4 @@
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 
@@ -105,11 +105,7 @@ export function getFrom(
 ) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = httpRequest({ host: "127.0.0.1", port, path, localAddress, headers, agent: false }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
-        body += c.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      textOf(res).then(resolve, reject);
     });
     req.on("error", reject);
     req.end();
@@ -134,14 +130,17 @@ export function httpsGet(
         agent: false,
       },
       (res) => {
-        let body = "";
-        res.on("data", (c: Buffer) => {
-          body += c.toString();
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        textOf(res).then(resolve, reject);
       },
     );
     req.on("error", reject);
     req.end();
   });
+}
+
+/** A response's status and its body as text, once it has all come. */
+async function textOf(res: IncomingMessage): Promise<{ status: number; body: string }> {
+  let body = "";
+  for await (const c of res) body += (c as Buffer).toString();
+  return { status: res.statusCode ?? 0, body };
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { checkKeyTemplate } from "../key-template.ts";
+import { keyTemplateSchema } from "../key-template-schema.ts";
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
 
@@ -18,14 +18,7 @@ const rate = z.string().transform((v, ctx) => {
 export const rateLimitSchema = () =>
   z.strictObject({
     /** What is limited: `{client_ip}`, `{header.NAME}`, `{cookie.NAME}`, `{path}`, or a mix. */
-    key: z
-      .string()
-      .min(1)
-      .default("{client_ip}")
-      .superRefine((t, ctx) => {
-        const why = checkKeyTemplate(t);
-        if (why) ctx.addIssue({ code: "custom", message: why });
-      }),
+    key: keyTemplateSchema(),
     rate,
     /** Requests let through at once beyond the rate (the bucket's size). */
     burst: z.number().int().min(0).default(0),
