@@ -14,11 +14,14 @@ const INCR =
 
 /** How long `open` waits for a first connection before going on without one. */
 const FIRST_CONNECT_MS = 3000;
+/** How long a command may go unanswered (a Redis that hangs) before it fails like a lost connection. */
+const COMMAND_TIMEOUT_MS = 5000;
 
 /**
  * The storage in Redis, through node-redis (`@redis/client`). Commands fail at once while
  * the connection is down (no offline queue: callers fall back to what they hold), and the
- * client reconnects by itself with a backoff of up to 5 s.
+ * client reconnects by itself with a backoff of up to 5 s. A command unanswered for 5 s
+ * (a Redis that hangs) fails too, so no order or renewal waits on it for ever.
  */
 export class RedisStorage implements Storage {
   readonly kind = "redis";
@@ -37,6 +40,7 @@ export class RedisStorage implements Storage {
     this.#client = createClient({
       url: opts.url,
       disableOfflineQueue: true,
+      commandOptions: { timeout: COMMAND_TIMEOUT_MS, rejectInFlight: true },
       socket: {
         connectTimeout: 2000,
         reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 6), 5000),

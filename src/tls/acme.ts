@@ -52,6 +52,10 @@ const RETRY_MIN = 30_000;
 /** How often an instance waiting for another's order looks for its certificate. */
 const WAIT_POLL = 2_000;
 const RETRY_MAX = 3_600_000;
+/** How often an instance on a shared storage looks for TLS-ALPN-01 certificates other instances published. */
+const ALPN_POLL = 1_000;
+/** How long an ordering instance waits for the others to take up its TLS-ALPN-01 certificate. */
+const ALPN_SPREAD_MS = ALPN_POLL + 500;
 
 /**
  * When a certificate should be renewed: at `ratio` of its lifetime (two thirds by
@@ -84,6 +88,9 @@ export class AcmeManager {
   #stopped = false;
   #started = false;
   #waiting: Managed[] = [];
+  #alpnTimer: NodeJS.Timeout | undefined;
+  /** The TLS-ALPN-01 certificates taken from the storage, by name (their PEM). */
+  #remoteAlpn = new Map<string, string>();
 
   /** `storage`: where certificates, the account and locks are kept (the data directory if undefined). */
   constructor(log: Logger, hooks: AcmeHooks, storage: () => Storage | undefined = () => undefined) {
@@ -147,6 +154,7 @@ export class AcmeManager {
         if (!m.ordering && !m.timer) this.#schedule(m, 0);
       }
     }
+    if (this.#started) this.#watchAlpn();
     return out;
   }
 
@@ -163,11 +171,43 @@ export class AcmeManager {
   start(): void {
     this.#started = true;
     for (const m of this.#waiting.splice(0)) this.#schedule(m, 0);
+    this.#watchAlpn();
   }
 
   stop(): void {
     this.#stopped = true;
     for (const m of this.#managed.values()) if (m.timer) clearTimeout(m.timer);
+    if (this.#alpnTimer) clearInterval(this.#alpnTimer);
+    this.#alpnTimer = undefined;
+  }
+
+  /**
+   * On a shared storage, the TLS-ALPN-01 certificates other instances publish are handed to
+   * this instance's workers too (and withdrawn when they go): the CA's validation may come
+   * here, through a balancer or a shared port.
+   */
+  #watchAlpn(): void {
+    if (this.#alpnTimer || !this.#store?.distributed || !this.#cfg?.challenges.includes("tls-alpn-01"))
+      return;
+    let busy = false;
+    this.#alpnTimer = setInterval(async () => {
+      const store = this.#store;
+      if (busy || !store?.distributed) return;
+      busy = true;
+      try {
+        const now = await store.alpnChallenges();
+        for (const [name, pair] of now)
+          if (this.#remoteAlpn.get(name) !== pair.cert) this.#hooks.publishAlpn(name, pair.cert, pair.key);
+        for (const name of this.#remoteAlpn.keys())
+          if (!now.has(name)) this.#hooks.publishAlpn(name, null, null);
+        this.#remoteAlpn = new Map([...now].map(([name, pair]) => [name, pair.cert]));
+      } catch {
+        // The storage is away: what the workers hold stays until it answers again.
+      } finally {
+        busy = false;
+      }
+    }, ALPN_POLL);
+    this.#alpnTimer.unref();
   }
 
   /** The managed certificates: when each is ordered next, and the last failure. */
@@ -308,7 +348,13 @@ export class AcmeManager {
         if ((ch.type as string) === "tls-alpn-01") {
           const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuth);
           this.#hooks.publishAlpn(name, cert.toString(), key.toString());
-          withdraw.push(async () => this.#hooks.publishAlpn(name, null, null));
+          // Other instances take it from the storage within a poll: the CA may reach any of them.
+          await store.publishAlpn(name, { cert: cert.toString(), key: key.toString() });
+          withdraw.push(async () => {
+            this.#hooks.publishAlpn(name, null, null);
+            await store.publishAlpn(name, null);
+          });
+          if (store.distributed) await new Promise((r) => setTimeout(r, ALPN_SPREAD_MS));
         } else {
           this.#hooks.publish(ch.token, keyAuth);
           // Whichever instance the CA reaches answers: the answer goes to the shared storage too.

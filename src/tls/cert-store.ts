@@ -19,6 +19,7 @@ export interface CertFiles extends CertPair {
 export const ORDER_LOCK_TTL = 20_000;
 /** How long a published challenge answer stays in the storage if nobody withdraws it. */
 const CHALLENGE_TTL = 15 * 60_000;
+const ALPN_PREFIX = "challenges/tls-alpn-01/";
 
 /**
  * Managed certificates in the storage, laid out as
@@ -131,6 +132,32 @@ export class CertStore {
   async challenge(token: string): Promise<string | undefined> {
     if (!this.distributed || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
     return this.shared.get(`challenges/http-01/${token}`);
+  }
+
+  /** Publishes a TLS-ALPN-01 certificate for `name` where other instances find it (or withdraws it). */
+  async publishAlpn(name: string, pair: CertPair | null): Promise<void> {
+    if (!this.distributed) return;
+    const key = `${ALPN_PREFIX}${name.replace(/[^A-Za-z0-9.-]/g, "_")}`;
+    if (pair === null) await this.shared.delete(key);
+    else await this.shared.put(key, JSON.stringify(pair), CHALLENGE_TTL);
+  }
+
+  /** Every TLS-ALPN-01 certificate published in the storage, by name. */
+  async alpnChallenges(): Promise<Map<string, CertPair>> {
+    const out = new Map<string, CertPair>();
+    if (!this.distributed) return out;
+    for (const key of await this.shared.list(ALPN_PREFIX)) {
+      const text = await this.shared.get(key);
+      if (text === undefined) continue;
+      try {
+        const pair = JSON.parse(text) as CertPair;
+        if (typeof pair.cert === "string" && typeof pair.key === "string")
+          out.set(key.slice(ALPN_PREFIX.length), pair);
+      } catch {
+        // Not ours, or half written: skipped.
+      }
+    }
+    return out;
   }
 
   async #waitLock(name: string): Promise<Lock> {

@@ -139,3 +139,27 @@ contract(
   },
   async () => redis.stop(),
 );
+
+test("redis: a Redis that hangs fails a command within seconds, and answers again when it wakes", async () => {
+  const hung = await startRedis();
+  const s = await RedisStorage.open({ url: hung.url, prefix: "h" });
+  try {
+    await s.put("k", "v");
+    hung.freeze(true);
+    const t0 = Date.now();
+    await assert.rejects(s.get("k"));
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 4000 && waited < 9000, `rejected after ${waited} ms`);
+    hung.freeze(false);
+    let v: string | undefined;
+    for (let i = 0; i < 50 && v === undefined; i++) {
+      v = await s.get("k").catch(() => undefined);
+      if (v === undefined) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(v, "v");
+  } finally {
+    hung.freeze(false);
+    await s.close();
+    await hung.stop();
+  }
+});

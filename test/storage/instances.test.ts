@@ -36,8 +36,14 @@ describe(
     const running: Running[] = [];
 
     /** One instance: its own HTTPS port and data directory, the shared HTTP-01 port and Redis. */
-    const instance = async (name: string, names: string[], acme: Record<string, unknown> = {}) => {
-      const httpsPort = await freePort();
+    const instance = async (
+      name: string,
+      names: string[],
+      acme: Record<string, unknown> = {},
+      opts: { httpsPort?: number; ca?: Pebble } = {},
+    ) => {
+      const httpsPort = opts.httpsPort ?? (await freePort());
+      const ca = opts.ca ?? pebble;
       const dataDir = join(tree.dir, `data-${name}`);
       mkdirSync(dataDir, { recursive: true });
       const config = join(tree.dir, `${name}.json`);
@@ -48,7 +54,7 @@ describe(
             workers: 2,
             admin: "off",
             acme: {
-              directory: pebble.directory,
+              directory: ca.directory,
               data_dir: dataDir,
               http_listen: [`127.0.0.1:${httpPort}`],
               challenges: ["http-01"],
@@ -70,7 +76,7 @@ describe(
       );
       const w = await startWharf(["run", "--config", config], {
         port: httpsPort,
-        env: { NODE_EXTRA_CA_CERTS: pebble.caFile },
+        env: { NODE_EXTRA_CA_CERTS: ca.caFile },
       });
       running.push(w);
       return { w, httpsPort, dataDir };
@@ -226,6 +232,45 @@ describe(
       }, 15_000);
       assert.ok(last, "both serve the same renewed certificate");
       await Promise.all([r1.w.stop(), r2.w.stop()]);
+    });
+
+    test("a TLS-ALPN-01 certificate in Redis answers the CA at whichever instance it reaches", async () => {
+      // This CA validates at the HTTPS port of "gate" only; "orderer" orders there too.
+      const gatePort = await freePort();
+      const alpnDir = join(tree.dir, "alpn");
+      mkdirSync(alpnDir);
+      const ca = await startPebble(alpnDir, await freePort(), gatePort);
+      try {
+        const acme = { challenges: ["tls-alpn-01"] };
+        const gate = await instance("gate", ["gate.test"], acme, { httpsPort: gatePort, ca });
+        await eventually(() => allServed(gatePort, ["gate.test"]).catch(() => undefined), 30_000);
+        const names = ["alpn1.test", "alpn2.test"];
+        const orderer = await instance("orderer", names, acme, { ca });
+        await eventually(() => allServed(orderer.httpsPort, names).catch(() => undefined), 30_000).catch(
+          (e) => {
+            console.log(
+              orderer.w.stderr().slice(-4000),
+              gate.w.stderr().slice(-4000),
+              ca.output().slice(-3000),
+            );
+            throw e;
+          },
+        );
+        const ordered = orderer.w.stderr().match(/"msg":"ordering certificate"/g) ?? [];
+        assert.equal(ordered.length, 2, "the orderer ordered both names itself");
+        const answered = gate.w
+          .stderr()
+          .split("\n")
+          .filter((l) => l.includes('"msg":"answered a TLS-ALPN-01 validation"'));
+        for (const n of names)
+          assert.ok(
+            answered.some((l) => l.includes(`"name":"${n}"`)),
+            `the gate answered for ${n}:\n${answered.join("\n")}`,
+          );
+        await Promise.all([gate.w.stop(), orderer.w.stop()]);
+      } finally {
+        await ca.stop();
+      }
     });
 
     test("Redis killed and restarted under load: no request fails, a log line and a metric say so", async () => {
