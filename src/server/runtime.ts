@@ -291,7 +291,15 @@ export class ServerHost {
   }
 
   async apply(config: WharfConfig): Promise<void> {
-    this.#ocsp ??= createOcspStapler(this.#log);
+    this.#ocsp ??= createOcspStapler(this.#log, {
+      get: async (id) => {
+        const der = await this.ctx.shared.request("ocsp.get", { id });
+        return typeof der === "string" ? Buffer.from(der, "base64") : undefined;
+      },
+      put: async (id, der, ttlMs) => {
+        await this.ctx.shared.request("ocsp.put", { id, der: der.toString("base64"), ttlMs });
+      },
+    });
     await loadHandlers(
       config.sites.flatMap((site) => site.routes.flatMap((r) => r.handle.flatMap(Object.keys))),
     );

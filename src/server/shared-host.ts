@@ -2,6 +2,7 @@ import { ConnService } from "../handlers/conn-limit/service.ts";
 import type { SharedState } from "../handlers/handler.ts";
 import { CacheService } from "../handlers/proxy/cache/service.ts";
 import { RateService } from "../handlers/rate-limit/service.ts";
+import type { Storage } from "../storage/storage.ts";
 
 /**
  * The services behind {@link SharedState}, by the prefix of a request's kind. The primary
@@ -16,6 +17,8 @@ export class SharedHost {
   metricsText: (() => Promise<string>) | undefined;
   /** An HTTP-01 answer another instance published in the shared storage. */
   challenge: ((token: string) => Promise<string | undefined>) | undefined;
+  /** The storage shared with other instances (OCSP staples are kept there), if any. */
+  storage: (() => Storage | undefined) | undefined;
 
   /** `broadcast` tells every worker, and resolves once each has acted on it. */
   constructor(broadcast: (kind: string, body: unknown) => Promise<void>) {
@@ -29,7 +32,23 @@ export class SharedHost {
     if (kind.startsWith("conn.")) return this.conn.handle(kind, body, from);
     if (kind === "metrics.text" && this.metricsText) return this.metricsText();
     if (kind === "acme.http01") return (await this.challenge?.(String(body))) ?? null;
+    if (kind === "ocsp.get" || kind === "ocsp.put") return this.#staple(kind, body);
     throw new Error(`no shared service answers ${kind}`);
+  }
+
+  /**
+   * OCSP staples in the shared storage, by the SHA-256 of the certificate (hex): what one
+   * instance fetched, the others staple without asking the responder again.
+   */
+  async #staple(kind: string, body: unknown): Promise<string | null> {
+    const storage = this.storage?.();
+    const b = body as { id: string; der?: string; ttlMs?: number };
+    if (!storage || !/^[0-9a-f]{64}$/.test(b.id)) return null;
+    const key = `ocsp/${b.id}`;
+    if (kind === "ocsp.get") return (await storage.get(key)) ?? null;
+    if (typeof b.der === "string" && typeof b.ttlMs === "number" && b.ttlMs > 0)
+      await storage.put(key, b.der, b.ttlMs);
+    return null;
   }
 
   /** A worker went away: its share of connection counts is given back. */

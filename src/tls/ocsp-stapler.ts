@@ -9,7 +9,18 @@ const FIRST_WAIT_MS = 2000;
 const RETRY_MS = 60_000;
 const FETCH_TIMEOUT_MS = 5000;
 
+/** How long a handshake's first fetch waits for the shared storage before asking the responder. */
+const STORE_WAIT_MS = 1000;
+
+/** Where staples are shared with other instances (a storage behind the primary). */
+export interface StapleStore {
+  /** The stored OCSP response for the certificate whose SHA-256 is `id` (hex). */
+  get(id: string): Promise<Buffer | undefined>;
+  put(id: string, der: Buffer, ttlMs: number): Promise<void>;
+}
+
 interface Entry {
+  id: string;
   query: OcspQuery | undefined;
   response: Buffer | undefined;
   expires: number;
@@ -23,13 +34,34 @@ interface Entry {
  * asks (status_request). Only a successful, current answer for that very certificate is
  * stapled; the signature is the client's to check.
  */
-export function createOcspStapler(log: Logger): OcspHandler {
+export function createOcspStapler(log: Logger, store?: StapleStore): OcspHandler {
   const entries = new Map<string, Entry>();
+
+  /** Takes `der` when it is a current answer for the entry's certificate; false otherwise. */
+  const adopt = (entry: Entry, der: Buffer, now: number): boolean => {
+    const answer = readResponse(der, entry.query!.serial);
+    if (!answer || answer.nextUpdate <= now || answer.thisUpdate > now + 60_000) return false;
+    entry.response = der;
+    entry.expires = answer.nextUpdate;
+    entry.refreshAt = answer.thisUpdate + (answer.nextUpdate - answer.thisUpdate) / 2;
+    return true;
+  };
+
+  /** An answer another instance (or this one, before a restart) stored and that is not due for refresh. */
+  const stored = async (entry: Entry): Promise<boolean> => {
+    if (!store) return false;
+    const late = new Promise<undefined>((r) => setTimeout(() => r(undefined), STORE_WAIT_MS).unref());
+    const der = await Promise.race([store.get(entry.id).catch(() => undefined), late]);
+    const now = Date.now();
+    if (!der || der.equals(entry.response ?? Buffer.alloc(0)) || !adopt(entry, der, now)) return false;
+    return entry.refreshAt > now;
+  };
 
   const refresh = (entry: Entry): Promise<void> => {
     const q = entry.query!;
     entry.fetching ??= (async () => {
       try {
+        if (await stored(entry)) return;
         const res = await fetch(q.url, {
           method: "POST",
           headers: { "content-type": "application/ocsp-request" },
@@ -39,16 +71,14 @@ export function createOcspStapler(log: Logger): OcspHandler {
         const der = Buffer.from(await res.arrayBuffer());
         const answer = res.ok ? readResponse(der, q.serial) : undefined;
         const now = Date.now();
-        if (!answer || answer.nextUpdate <= now || answer.thisUpdate > now + 60_000) {
+        if (!answer || !adopt(entry, der, now)) {
           log.warn("OCSP responder gave no usable answer", { url: q.url, http_status: res.status });
           entry.refreshAt = now + RETRY_MS;
           return;
         }
         if (answer.status !== "good")
           log.warn("OCSP status of a served certificate", { status: answer.status });
-        entry.response = der;
-        entry.expires = answer.nextUpdate;
-        entry.refreshAt = answer.thisUpdate + (answer.nextUpdate - answer.thisUpdate) / 2;
+        await store?.put(entry.id, der, answer.nextUpdate - now).catch(() => {});
       } catch (err) {
         log.warn("OCSP responder unreachable", { url: q.url, error: (err as Error).message });
         entry.refreshAt = Date.now() + RETRY_MS;
@@ -70,7 +100,7 @@ export function createOcspStapler(log: Logger): OcspHandler {
       } catch (err) {
         log.warn("cannot build an OCSP request for a certificate", { error: (err as Error).message });
       }
-      entry = { query, response: undefined, expires: 0, refreshAt: 0, fetching: undefined };
+      entry = { id: key, query, response: undefined, expires: 0, refreshAt: 0, fetching: undefined };
       entries.set(key, entry);
     }
     if (!entry.query) return cb(null, null);

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { startRedis } from "../helpers/redis.ts";
 import { needs } from "../helpers/tools.ts";
-import { freePort, makeTree, startWharf } from "../helpers/wharf.ts";
+import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
 
 const ossl = (args: string[], cwd: string) =>
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "pipe", "ignore"] });
@@ -100,6 +102,40 @@ function stapled(port: number, name: string, dir: string): string {
   return m ? m[1]! : "unreadable";
 }
 
+/** openssl's OCSP responder for the CA in `dir`, answering for ten minutes at a time. */
+function startResponder(dir: string, port: number): ChildProcess {
+  return spawn(
+    "openssl",
+    [
+      "ocsp",
+      "-index",
+      "index.txt",
+      "-port",
+      String(port),
+      "-rsigner",
+      "ca.crt",
+      "-rkey",
+      "ca.key",
+      "-CA",
+      "ca.crt",
+      "-nmin",
+      "10",
+      "-ignore_err",
+    ],
+    { cwd: dir, stdio: "ignore" },
+  );
+}
+
+/** The stapled status for `name`, asked until one comes (the first handshake may precede the first answer). */
+async function stapledSoon(port: number, name: string, dir: string): Promise<string> {
+  let got = "none";
+  for (let i = 0; i < 10 && got === "none"; i++) {
+    got = stapled(port, name, dir);
+    if (got === "none") await new Promise((r) => setTimeout(r, 300));
+  }
+  return got;
+}
+
 test(
   "OCSP stapling: a current answer from the issuer's responder is stapled; none when it is down",
   needs("openssl"),
@@ -107,26 +143,7 @@ test(
     const tree = makeTree({ "www/index.html": "ocsp\n" });
     const [ocspPort, deadPort, port] = [await freePort(), await freePort(), await freePort()];
     makeCa(tree.dir, ocspPort, deadPort);
-    const responder: ChildProcess = spawn(
-      "openssl",
-      [
-        "ocsp",
-        "-index",
-        "index.txt",
-        "-port",
-        String(ocspPort),
-        "-rsigner",
-        "ca.crt",
-        "-rkey",
-        "ca.key",
-        "-CA",
-        "ca.crt",
-        "-nmin",
-        "10",
-        "-ignore_err",
-      ],
-      { cwd: tree.dir, stdio: "ignore" },
-    );
+    const responder = startResponder(tree.dir, ocspPort);
     const site = (name: string) => `  - hosts: [${name}]
     listen: ["127.0.0.1:${port}"]
     access_log: off
@@ -140,18 +157,12 @@ test(
     const w = await startWharf(["run", "--config", join(tree.dir, "wharf.yaml")], { port });
     try {
       // The first handshake may go out before the first answer is in; the next ones carry it.
-      let good = "none";
-      for (let i = 0; i < 10 && good === "none"; i++) {
-        good = stapled(port, "good.test", tree.dir);
-        if (good === "none") await new Promise((r) => setTimeout(r, 300));
-      }
-      assert.equal(good, "good");
-      let revoked = "none";
-      for (let i = 0; i < 10 && revoked === "none"; i++) {
-        revoked = stapled(port, "revoked.test", tree.dir);
-        if (revoked === "none") await new Promise((r) => setTimeout(r, 300));
-      }
-      assert.equal(revoked, "revoked", "the responder's word is stapled even when it is bad news");
+      assert.equal(await stapledSoon(port, "good.test", tree.dir), "good");
+      assert.equal(
+        await stapledSoon(port, "revoked.test", tree.dir),
+        "revoked",
+        "the responder's word is stapled even when it is bad news",
+      );
       assert.equal(
         stapled(port, "silent.test", tree.dir),
         "none",
@@ -160,6 +171,56 @@ test(
     } finally {
       await w.stop();
       responder.kill();
+      tree.cleanup();
+    }
+  },
+);
+
+test(
+  "OCSP staples in a shared Redis: an instance started while the responder is down staples what another fetched",
+  needs("openssl", "redis-server"),
+  async () => {
+    const tree = makeTree({ "www/index.html": "ocsp\n" });
+    const [ocspPort, deadPort] = [await freePort(), await freePort()];
+    makeCa(tree.dir, ocspPort, deadPort);
+    const redis = await startRedis();
+    const responder = startResponder(tree.dir, ocspPort);
+    const running: Running[] = [];
+    const instance = async (name: string) => {
+      const port = await freePort();
+      writeFileSync(
+        join(tree.dir, `${name}.yaml`),
+        `server:
+  workers: 1
+  admin: off
+  acme: { data_dir: data-${name} }
+  storage: { redis: { url: "${redis.url}", prefix: ocsp } }
+sites:
+  - hosts: [good.test]
+    listen: ["127.0.0.1:${port}"]
+    access_log: off
+    tls: { cert: good.test.pem, key: good.test.key }
+    routes: [{ static: { root: www } }]
+`,
+      );
+      running.push(await startWharf(["run", "--config", join(tree.dir, `${name}.yaml`)], { port }));
+      return port;
+    };
+    try {
+      const a = await instance("a");
+      assert.equal(await stapledSoon(a, "good.test", tree.dir), "good");
+      responder.kill();
+      await once(responder, "exit");
+      const b = await instance("b");
+      assert.equal(
+        await stapledSoon(b, "good.test", tree.dir),
+        "good",
+        "the staple comes from Redis: the responder is gone",
+      );
+    } finally {
+      await Promise.all(running.map((w) => w.stop()));
+      responder.kill();
+      await redis.stop();
       tree.cleanup();
     }
   },
