@@ -46,8 +46,10 @@ export class Certificates {
     let out = config;
     if (out.sites.some((s) => s.tls?.source === "acme")) out = await this.#prepareAcme(out);
     if (out.sites.some((s) => s.tls?.source === "internal")) {
-      this.#internal ??= new (await import("../tls/internal-certs.ts")).InternalCerts(this.#log, () =>
-        this.#changed("renewed internal certificates"),
+      this.#internal ??= new (await import("../tls/internal-certs.ts")).InternalCerts(
+        this.#log,
+        () => this.#changed("renewed internal certificates"),
+        this.#storage,
       );
       out = await this.#internal.prepare(out);
     }

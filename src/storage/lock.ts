@@ -1,4 +1,4 @@
-import type { Lock } from "./storage.ts";
+import type { Lock, Storage } from "./storage.ts";
 
 /**
  * A lock held until released, renewed every third of its ttl by `renew` (which answers
@@ -46,4 +46,13 @@ export class RenewedLock implements Lock {
 /** A random token naming one holder of a lock. */
 export function lockToken(): string {
   return `${process.pid}-${crypto.randomUUID()}`;
+}
+
+/** Takes the lock `name` on `storage`, waiting (a quarter second between tries) while another holds it. */
+export async function waitLock(storage: Storage, name: string, ttlMs: number): Promise<Lock> {
+  for (;;) {
+    const lock = await storage.lock(name, ttlMs);
+    if (lock) return lock;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

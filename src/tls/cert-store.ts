@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { FileStorage } from "../storage/file.ts";
+import { waitLock } from "../storage/lock.ts";
 import type { Lock, Storage } from "../storage/storage.ts";
 import { selfSignedCert } from "./self-signed.ts";
 
@@ -103,7 +104,7 @@ export class CertStore {
     const key = `${CertStore.base(ca, ["_account"])}/account.key`;
     const have = await this.shared.get(key);
     if (have !== undefined) return Buffer.from(have);
-    const lock = await this.#waitLock(`${CertStore.base(ca, ["_account"])}/create`);
+    const lock = await waitLock(this.shared, `${CertStore.base(ca, ["_account"])}/create`, ORDER_LOCK_TTL);
     try {
       const again = await this.shared.get(key);
       if (again !== undefined) return Buffer.from(again);
@@ -158,14 +159,6 @@ export class CertStore {
       }
     }
     return out;
-  }
-
-  async #waitLock(name: string): Promise<Lock> {
-    for (;;) {
-      const lock = await this.shared.lock(name, ORDER_LOCK_TTL);
-      if (lock) return lock;
-      await new Promise((r) => setTimeout(r, 250));
-    }
   }
 }
 

@@ -24,10 +24,15 @@ export class InternalCa {
     return join(this.dir, "root.crt");
   }
 
+  /** Makes the CA's directory (and its leaves') if they are not there. */
+  ensureDir(): void {
+    mkdirSync(join(this.dir, "leaves"), { recursive: true, mode: 0o700 });
+  }
+
   /** Loads the CA, creating it the first time (and a new intermediate when it nears expiry). */
   async load(): Promise<void> {
     if (this.#inter) return;
-    mkdirSync(join(this.dir, "leaves"), { recursive: true, mode: 0o700 });
+    this.ensureDir();
     const now = Date.now();
     if (existsSync(this.rootPath) && existsSync(join(this.dir, "root.key"))) {
       this.#root = {
@@ -85,6 +90,11 @@ export class InternalCa {
     writeAtomic(join(this.dir, "intermediate.key"), await exportKey(keys));
     writeAtomic(interPath, pem(cert), 0o644);
     this.#inter = { cert, keys };
+  }
+
+  /** The intermediate that issues leaves, PEM (once loaded): a leaf whose chain lacks it is re-issued. */
+  get intermediatePem(): string {
+    return pem(this.#inter!.cert);
   }
 
   /** Issues a leaf certificate for `names` (DNS names or IP addresses); PEM chain and key. */

@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { WharfConfig } from "../config/types.ts";
 import type { Logger } from "../core/logger.ts";
+import type { Storage } from "../storage/storage.ts";
 import { expiresWithin, InternalCa } from "./internal-ca.ts";
+import { shareInternalCa } from "./internal-ca-share.ts";
 import { defaultDataDir, writeAtomic } from "./storage.ts";
 
 const RENEW_BEFORE = 2 * 86_400_000;
@@ -17,9 +19,13 @@ export class InternalCerts {
   readonly #updated: () => void;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(log: Logger, updated: () => void) {
+  readonly #storage: () => Storage | undefined;
+
+  /** `storage`: a storage shared with other instances, where the CA itself is kept (the leaves stay here). */
+  constructor(log: Logger, updated: () => void, storage: () => Storage | undefined = () => undefined) {
     this.#log = log.child({ component: "internal-ca" });
     this.#updated = updated;
+    this.#storage = storage;
   }
 
   async prepare(config: WharfConfig): Promise<WharfConfig> {
@@ -27,13 +33,24 @@ export class InternalCerts {
     const sites = out.sites.filter((s) => s.tls?.source === "internal");
     if (sites.length === 0) return out;
     const ca = new InternalCa(out.server.acme.data_dir ?? defaultDataDir());
+    const storage = this.#storage();
+    if (storage && storage.kind !== "file") {
+      ca.ensureDir();
+      await shareInternalCa(storage, ca, this.#log).catch((err: unknown) =>
+        this.#log.warn("shared storage unreachable: the internal CA on this machine issues alone", {
+          error: (err as Error).message,
+        }),
+      );
+    }
+    await ca.load();
     for (const site of sites) {
       const names = site.hosts.length > 0 ? [...site.hosts].sort() : ["localhost", "127.0.0.1", "::1"];
       const base = join(ca.dir, "leaves", names[0]!.replace(/[^A-Za-z0-9.-]/g, "_"));
       const certPath = `${base}.crt`;
       const keyPath = `${base}.key`;
       const current = existsSync(certPath) ? readFileSync(certPath, "utf8") : undefined;
-      if (!current || expiresWithin(current, RENEW_BEFORE) || !current.includes("BEGIN")) {
+      // Re-issued when due, and when the intermediate changed (renewed, or the shared CA replaced this one).
+      if (!current || expiresWithin(current, RENEW_BEFORE) || !current.includes(ca.intermediatePem)) {
         const leaf = await ca.issue(names);
         writeAtomic(keyPath, leaf.key);
         writeAtomic(certPath, leaf.cert, 0o644);

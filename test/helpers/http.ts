@@ -112,11 +112,12 @@ export function getFrom(
   });
 }
 
-/** A GET over HTTPS on a new connection (a new handshake each time). */
+/** A GET over HTTPS on a new connection (a new handshake each time); with `ca`, the certificate must chain to it. */
 export function httpsGet(
   port: number,
   name: string,
   path: string,
+  ca?: string,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
@@ -126,7 +127,7 @@ export function httpsGet(
         path,
         servername: name,
         headers: { host: name },
-        rejectUnauthorized: false,
+        ...(ca === undefined ? { rejectUnauthorized: false } : { ca }),
         agent: false,
       },
       (res) => {
