@@ -55,9 +55,22 @@ export class SharedStorage {
     }
     this.#key = key;
     await old?.close();
+    if (!want?.redis && sharesCache(config))
+      this.#log.warn(
+        "cache.shared has no effect without server.storage on Redis: each instance caches alone",
+      );
   }
 
   async close(): Promise<void> {
     await this.#storage?.close();
   }
+}
+
+/** Whether a route's cache asks to be shared with other instances. */
+function sharesCache(config: WharfConfig): boolean {
+  return config.sites.some((site) =>
+    site.routes.some((r) =>
+      r.handle.some((h) => "proxy" in h && (h.proxy as { cache?: { shared?: boolean } }).cache?.shared),
+    ),
+  );
 }

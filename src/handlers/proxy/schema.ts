@@ -155,6 +155,11 @@ export function proxySchema(ctx: SchemaContext) {
             .prefault({}),
           /** The cache's name (for purges); by default derived from the upstreams. */
           zone: z.string().min(1).optional(),
+          /**
+           * With `server.storage` on Redis: stored responses go there too, so every instance
+           * serves what one fetched, and purges reach every instance within a second.
+           */
+          shared: z.boolean().default(false),
         })
         .optional(),
       /** Replace the bodies of upstream 5xx answers with the site's error pages, keeping the status. */

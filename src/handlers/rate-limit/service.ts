@@ -1,17 +1,10 @@
+import { inTime } from "../../storage/in-time.ts";
 import type { Storage } from "../../storage/storage.ts";
 import { Buckets, type TakeResult } from "./buckets.ts";
 import { takeShared } from "./shared-window.ts";
 
 /** A shared storage that answers slower than this (hung, not down) is not waited for. */
 const SHARED_TIMEOUT_MS = 250;
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("the shared storage is late")), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
 
 /** One take request from a worker. */
 export interface TakeRequest {
@@ -45,7 +38,7 @@ export class RateService {
     if (shared !== undefined) {
       if (shared.up) {
         try {
-          return await withTimeout(takeShared(shared, r), SHARED_TIMEOUT_MS);
+          return await inTime(takeShared(shared, r), SHARED_TIMEOUT_MS);
         } catch {}
       }
       this.localFallbacks++;

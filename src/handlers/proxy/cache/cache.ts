@@ -104,7 +104,7 @@ export function createCache(
       .update(JSON.stringify([proxy.to.map((t) => t.url), proxy.add_prefix, proxy.strip_prefix]))
       .digest("hex")
       .slice(0, 12);
-  const client = new CacheClient(zone, cfg.size, shared, cfg.lock_timeout);
+  const client = new CacheClient(zone, cfg.size, shared, cfg.lock_timeout, cfg.shared);
   const storeOpts = { defaultTtl: Math.floor(cfg.default_ttl / 1000) };
   const swr = Math.floor(cfg.stale_while_revalidate / 1000);
   const sie = Math.floor(cfg.stale_if_error / 1000);

@@ -25,9 +25,14 @@ export class CacheClient {
   readonly #shared: SharedState;
   readonly #lockWait: number;
   readonly #inflight = new Map<string, Promise<LockResult>>();
+  readonly #maxBytes: number;
+  /** Whether the zone is shared with other instances through the storage (`cache.shared`). */
+  readonly #tier: boolean;
 
-  constructor(zone: string, maxBytes: number, shared: SharedState, lockWait: number) {
+  constructor(zone: string, maxBytes: number, shared: SharedState, lockWait: number, tier = false) {
     this.zone = zone;
+    this.#maxBytes = maxBytes;
+    this.#tier = tier;
     this.#shared = shared;
     this.#lockWait = lockWait;
     let local = localZones.get(zone);
@@ -50,7 +55,12 @@ export class CacheClient {
       const here = this.#local.select(key, header);
       if (here !== undefined) return here;
     }
-    const variants = (await this.#shared.request("cache.get", { zone: this.zone, key })) as StoredResponse[];
+    const variants = (await this.#shared.request("cache.get", {
+      zone: this.zone,
+      key,
+      max: this.#maxBytes,
+      tier: this.#tier,
+    })) as StoredResponse[];
     for (const v of variants) this.#local.put(key, revive(v));
     return variants.length > 0 ? this.#local.select(key, header) : undefined;
   }
@@ -97,7 +107,9 @@ export class CacheClient {
   /** Stores a response (here at once, in the shared store for every worker) and frees the lock. */
   store(key: string, r: StoredResponse, maxBytes: number): void {
     this.#local.put(key, r);
-    void this.#shared.request("cache.put", { zone: this.zone, key, max: maxBytes, entry: r }).catch(() => {});
+    void this.#shared
+      .request("cache.put", { zone: this.zone, key, max: maxBytes, entry: r, tier: this.#tier })
+      .catch(() => {});
     this.#finish(key, "filled");
   }
 

@@ -1,3 +1,5 @@
+import type { Storage } from "../../../storage/storage.ts";
+import { type Purge, SharedTier } from "./shared-tier.ts";
 import { type StoredResponse, Zone } from "./zone.ts";
 
 /** The answer to a lock request: fetch it yourself, or someone else did (or gave up). */
@@ -27,6 +29,15 @@ export class CacheService {
     this.#broadcast = broadcast;
   }
 
+  /** The storage shared with other instances: zones marked `shared` keep their responses there too. */
+  set storage(storage: () => Storage | undefined) {
+    this.#tier?.stop();
+    this.#tier = new SharedTier(storage, async (p) => {
+      await this.#drop(p);
+    });
+  }
+  #tier: SharedTier | undefined;
+
   /** Handles one request of kind `cache.*`. */
   handle(kind: string, body: unknown): unknown {
     const b = body as {
@@ -36,10 +47,15 @@ export class CacheService {
       max?: number;
       wait?: number;
       entry?: StoredResponse;
+      /** The zone is shared with other instances (`cache.shared`). */
+      tier?: boolean;
     };
     switch (kind) {
-      case "cache.get":
-        return this.#zones.get(b.zone)?.variants(b.key!) ?? [];
+      case "cache.get": {
+        const here = this.#zones.get(b.zone)?.variants(b.key!) ?? [];
+        if (here.length > 0 || !b.tier || !this.#tier) return here;
+        return this.#fromTier(b.zone, b.key!, b.max!);
+      }
       case "cache.lock":
         return this.#lock(`${b.zone}\0${b.key}`, b.wait ?? 5000);
       case "cache.put": {
@@ -51,6 +67,7 @@ export class CacheService {
         zone.maxBytes = b.max!;
         zone.put(b.key!, b.entry!);
         this.#unlock(`${b.zone}\0${b.key}`, "filled");
+        if (b.tier) void this.#tier?.put(b.zone, b.key!, zone.variants(b.key!));
         return true;
       }
       case "cache.release":
@@ -71,10 +88,30 @@ export class CacheService {
    * it lands, does not see it).
    */
   async purge(zone: string | undefined, key: string | undefined, prefix?: string): Promise<number> {
+    const n = await this.#drop({ zone, key, prefix });
+    await this.#tier?.purge({ zone, key, prefix });
+    return n;
+  }
+
+  /** Forgets what `p` names in this instance: here and in every worker. */
+  async #drop({ zone, key, prefix }: Purge): Promise<number> {
     let n = 0;
     for (const [name, z] of this.#zones) if (zone === undefined || name === zone) n += z.delete(key, prefix);
     await this.#broadcast("cache.drop", { zone, key, prefix });
     return n;
+  }
+
+  /** What another instance stored for `key`, kept here too. */
+  async #fromTier(name: string, key: string, max: number): Promise<StoredResponse[]> {
+    const variants = await this.#tier!.get(name, key);
+    if (variants.length === 0) return [];
+    let zone = this.#zones.get(name);
+    if (zone === undefined) {
+      zone = new Zone(max);
+      this.#zones.set(name, zone);
+    }
+    for (const v of variants) zone.put(key, v);
+    return zone.variants(key);
   }
 
   #lock(id: string, wait: number): Promise<LockResult> | LockResult {

@@ -1,0 +1,150 @@
+import { randomBytes } from "node:crypto";
+import { inTime } from "../../../storage/in-time.ts";
+import type { Storage } from "../../../storage/storage.ts";
+import { currentAge } from "./policy.ts";
+import type { StoredResponse } from "./zone.ts";
+
+/** A shared storage slower than this (hung, not down) is not waited for: the request goes upstream. */
+const TIER_TIMEOUT_MS = 250;
+/** How often purges made by other instances are looked for. */
+const PURGE_POLL_MS = 1000;
+/** How long a purge stays readable by other instances. */
+const PURGE_TTL_MS = 60_000;
+/** How long past its last usable second a stored response stays (for revalidation with its validators). */
+const KEEP_EXTRA_S = 60;
+
+/** What a purge names: a zone (or all), a key or a prefix of keys (or everything). */
+export interface Purge {
+  zone: string | undefined;
+  key: string | undefined;
+  prefix: string | undefined;
+}
+
+type Wire = Omit<StoredResponse, "body"> & { body: string };
+
+/**
+ * The response cache's shared tier (`cache.shared` with `server.storage` on Redis): what
+ * one instance stores is there for the others, each key's variants under
+ * `cache/<zone>/<key>`, expiring when no longer usable. Purges are deleted there and
+ * written down under `cache-purges/` for the other instances, which drop their copies
+ * within a second.
+ */
+export class SharedTier {
+  readonly #storage: () => Storage | undefined;
+  readonly #dropLocal: (p: Purge) => Promise<void>;
+  readonly #me = randomBytes(6).toString("hex");
+  readonly #seen = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+
+  /** `dropLocal`: forgets what a purge names in this instance (its store and its workers' copies). */
+  constructor(storage: () => Storage | undefined, dropLocal: (p: Purge) => Promise<void>) {
+    this.#storage = storage;
+    this.#dropLocal = dropLocal;
+  }
+
+  #open(): Storage | undefined {
+    const s = this.#storage();
+    if (s === undefined || s.kind === "file") return undefined;
+    this.#watch();
+    return s.up ? s : undefined;
+  }
+
+  /** The variants another instance stored for `key` (none when the storage is away or late). */
+  async get(zone: string, key: string): Promise<StoredResponse[]> {
+    const s = this.#open();
+    if (!s) return [];
+    try {
+      const text = await inTime(s.get(keyOf(zone, key)), TIER_TIMEOUT_MS);
+      if (text === undefined) return [];
+      return (JSON.parse(text) as Wire[]).map((w) => ({ ...w, body: Buffer.from(w.body, "base64") }));
+    } catch {
+      return [];
+    }
+  }
+
+  /** Stores `key`'s variants for the other instances, for as long as one of them is usable. */
+  async put(zone: string, key: string, variants: StoredResponse[]): Promise<void> {
+    const s = this.#open();
+    if (!s || variants.length === 0) return;
+    const now = Date.now() / 1000;
+    const keepS = Math.max(
+      ...variants.map(
+        (v) =>
+          v.lifetime +
+          (v.stale.forbidden ? 0 : Math.max(v.stale.whileRevalidate, v.stale.ifError)) -
+          currentAge(v.age, now),
+      ),
+    );
+    if (keepS + KEEP_EXTRA_S <= 0) return;
+    const wire: Wire[] = variants.map((v) => ({ ...v, body: v.body.toString("base64") }));
+    await inTime(s.put(keyOf(zone, key), JSON.stringify(wire), (keepS + KEEP_EXTRA_S) * 1000), 2000).catch(
+      () => {},
+    );
+  }
+
+  /** Deletes what `p` names from the storage and tells the other instances. */
+  async purge(p: Purge): Promise<void> {
+    const s = this.#open();
+    if (!s) return;
+    try {
+      if (p.zone !== undefined && p.key !== undefined) await s.delete(keyOf(p.zone, p.key));
+      else {
+        const from = p.zone === undefined ? "cache/" : `cache/${encodeURIComponent(p.zone)}/`;
+        for (const k of await s.list(from)) if (matches(k, p)) await s.delete(k);
+      }
+      const id = `${Date.now()}-${this.#me}-${randomBytes(4).toString("hex")}`;
+      this.#seen.add(id);
+      await s.put(`cache-purges/${id}`, JSON.stringify(p), PURGE_TTL_MS);
+    } catch {
+      // The storage is away: what it holds expires by itself.
+    }
+  }
+
+  /** Looks for other instances' purges every second, once the tier is in use. */
+  #watch(): void {
+    if (this.#timer) return;
+    let busy = false;
+    const since = Date.now();
+    this.#timer = setInterval(async () => {
+      const s = this.#storage();
+      if (busy || s === undefined || !s.up) return;
+      busy = true;
+      try {
+        const ids = (await s.list("cache-purges/")).map((k) => k.slice("cache-purges/".length));
+        for (const id of ids) {
+          if (this.#seen.has(id)) continue;
+          this.#seen.add(id);
+          // Purges made before this instance used the tier came before its copies: nothing to drop.
+          if (Number(id.split("-")[0]) < since || id.includes(`-${this.#me}-`)) continue;
+          const text = await s.get(`cache-purges/${id}`);
+          if (text !== undefined) await this.#dropLocal(JSON.parse(text) as Purge);
+        }
+        const listed = new Set(ids);
+        for (const id of this.#seen) if (!listed.has(id)) this.#seen.delete(id);
+      } catch {
+        // The storage is away: purges made meanwhile are read when it answers again.
+      } finally {
+        busy = false;
+      }
+    }, PURGE_POLL_MS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+function keyOf(zone: string, key: string): string {
+  return `cache/${encodeURIComponent(zone)}/${encodeURIComponent(key)}`;
+}
+
+/** Whether the storage key `k` (cache/<zone>/<key>) is one `p` names. */
+function matches(k: string, p: Purge): boolean {
+  const [, zone, key] = k.split("/") as [string, string, string];
+  if (p.zone !== undefined && decodeURIComponent(zone) !== p.zone) return false;
+  const stored = decodeURIComponent(key);
+  if (p.key !== undefined) return stored === p.key;
+  return p.prefix === undefined || stored.startsWith(p.prefix);
+}
