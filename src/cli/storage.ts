@@ -4,12 +4,16 @@ import { openStorage, type Storage } from "../storage/storage.ts";
 import { defaultDataDir } from "../tls/storage.ts";
 
 /**
- * Keys worth moving between storages: certificates, keys, the ACME account, ticket keys.
- * Locks, challenge answers and rate-limit counters are of the moment; temporary
- * certificates belong to one machine.
+ * Keys worth moving between storages: certificates, keys, the ACME account, ticket keys,
+ * the internal CA. Locks, challenge answers, rate-limit counters, OCSP staples and cached
+ * responses are of the moment; temporary certificates and the internal CA's leaves belong
+ * to one machine.
  */
 function lasting(key: string): boolean {
-  return !/^(locks|challenges|rate)\//.test(key) && !/\/temporary\.(crt|key)$/.test(key);
+  return (
+    !/^(locks|challenges|rate|ocsp|cache|cache-purges|internal-ca\/leaves)\//.test(key) &&
+    !/\/temporary\.(crt|key)$|\.replaced$/.test(key)
+  );
 }
 
 /** The storage a config names: its Redis, or the data directory (`dir` overrides it). */

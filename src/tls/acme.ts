@@ -190,12 +190,16 @@ export class AcmeManager {
     if (this.#alpnTimer || !this.#store?.distributed || !this.#cfg?.challenges.includes("tls-alpn-01"))
       return;
     let busy = false;
+    let seen = -1;
     this.#alpnTimer = setInterval(async () => {
       const store = this.#store;
       if (busy || !store?.distributed) return;
       busy = true;
       try {
+        const version = await store.alpnVersion();
+        if (version === seen) return;
         const now = await store.alpnChallenges();
+        seen = version;
         for (const [name, pair] of now)
           if (this.#remoteAlpn.get(name) !== pair.cert) this.#hooks.publishAlpn(name, pair.cert, pair.key);
         for (const name of this.#remoteAlpn.keys())

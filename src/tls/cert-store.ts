@@ -21,6 +21,7 @@ export const ORDER_LOCK_TTL = 20_000;
 /** How long a published challenge answer stays in the storage if nobody withdraws it. */
 const CHALLENGE_TTL = 15 * 60_000;
 const ALPN_PREFIX = "challenges/tls-alpn-01/";
+const ALPN_VERSION = "challenges/tls-alpn-01.version";
 
 /**
  * Managed certificates in the storage, laid out as
@@ -141,6 +142,12 @@ export class CertStore {
     const key = `${ALPN_PREFIX}${name.replace(/[^A-Za-z0-9.-]/g, "_")}`;
     if (pair === null) await this.shared.delete(key);
     else await this.shared.put(key, JSON.stringify(pair), CHALLENGE_TTL);
+    await this.shared.incr(ALPN_VERSION, 1, 365 * 86_400_000);
+  }
+
+  /** Changes whenever a TLS-ALPN-01 certificate is published or withdrawn (one cheap read to poll). */
+  alpnVersion(): Promise<number> {
+    return this.shared.counter(ALPN_VERSION);
   }
 
   /** Every TLS-ALPN-01 certificate published in the storage, by name. */

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { FeedReader, postEvent } from "../../src/storage/feed.ts";
 import { FileStorage } from "../../src/storage/file.ts";
 import { RedisStorage } from "../../src/storage/redis.ts";
 import type { Storage } from "../../src/storage/storage.ts";
@@ -94,6 +95,20 @@ function contract(name: string, spec: () => Spec, open: () => Promise<Storage>, 
       await sleep(450);
       assert.equal(await s.counter("rate/k"), 0);
       assert.equal(await s.incr("rate/k", 1, 300), 1, "a new counter after expiry");
+    });
+
+    test("a feed gives each event once, in order, from the reader's first poll on", async () => {
+      // Counters of a file storage are its process's: across clients only on Redis.
+      const poster = name === "redis" ? other : s;
+      await postEvent(poster, "feed", "before", 60_000);
+      const reader = new FeedReader("feed");
+      assert.deepEqual(await reader.poll(s), []);
+      await postEvent(poster, "feed", "one", 60_000);
+      await postEvent(poster, "feed", "two", 60_000);
+      assert.deepEqual(await reader.poll(s), ["one", "two"]);
+      assert.deepEqual(await reader.poll(s), []);
+      await postEvent(poster, "feed", "three", 60_000);
+      assert.deepEqual(await reader.poll(s), ["three"]);
     });
   });
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { FeedReader, postEvent } from "../../../storage/feed.ts";
 import { inTime } from "../../../storage/in-time.ts";
 import type { Storage } from "../../../storage/storage.ts";
 import { currentAge } from "./policy.ts";
@@ -12,6 +13,7 @@ const PURGE_POLL_MS = 1000;
 const PURGE_TTL_MS = 60_000;
 /** How long past its last usable second a stored response stays (for revalidation with its validators). */
 const KEEP_EXTRA_S = 60;
+const PURGE_FEED = "cache-purges";
 
 /** What a purge names: a zone (or all), a key or a prefix of keys (or everything). */
 export interface Purge {
@@ -26,14 +28,13 @@ type Wire = Omit<StoredResponse, "body"> & { body: string };
  * The response cache's shared tier (`cache.shared` with `server.storage` on Redis): what
  * one instance stores is there for the others, each key's variants under
  * `cache/<zone>/<key>`, expiring when no longer usable. Purges are deleted there and
- * written down under `cache-purges/` for the other instances, which drop their copies
+ * posted to the `cache-purges` feed, from which the other instances drop their copies
  * within a second.
  */
 export class SharedTier {
   readonly #storage: () => Storage | undefined;
   readonly #dropLocal: (p: Purge) => Promise<void>;
   readonly #me = randomBytes(6).toString("hex");
-  readonly #seen = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
 
   /** `dropLocal`: forgets what a purge names in this instance (its store and its workers' copies). */
@@ -92,9 +93,7 @@ export class SharedTier {
         const from = p.zone === undefined ? "cache/" : `cache/${encodeURIComponent(p.zone)}/`;
         for (const k of await s.list(from)) if (matches(k, p)) await s.delete(k);
       }
-      const id = `${Date.now()}-${this.#me}-${randomBytes(4).toString("hex")}`;
-      this.#seen.add(id);
-      await s.put(`cache-purges/${id}`, JSON.stringify(p), PURGE_TTL_MS);
+      await postEvent(s, PURGE_FEED, JSON.stringify({ ...p, from: this.#me }), PURGE_TTL_MS);
     } catch {
       // The storage is away: what it holds expires by itself.
     }
@@ -103,30 +102,26 @@ export class SharedTier {
   /** Looks for other instances' purges every second, once the tier is in use. */
   #watch(): void {
     if (this.#timer) return;
+    const feed = new FeedReader(PURGE_FEED);
     let busy = false;
-    const since = Date.now();
-    this.#timer = setInterval(async () => {
+    const look = async () => {
       const s = this.#storage();
       if (busy || s === undefined || !s.up) return;
       busy = true;
       try {
-        const ids = (await s.list("cache-purges/")).map((k) => k.slice("cache-purges/".length));
-        for (const id of ids) {
-          if (this.#seen.has(id)) continue;
-          this.#seen.add(id);
-          // Purges made before this instance used the tier came before its copies: nothing to drop.
-          if (Number(id.split("-")[0]) < since || id.includes(`-${this.#me}-`)) continue;
-          const text = await s.get(`cache-purges/${id}`);
-          if (text !== undefined) await this.#dropLocal(JSON.parse(text) as Purge);
+        for (const text of await feed.poll(s)) {
+          const p = JSON.parse(text) as Purge & { from: string };
+          if (p.from !== this.#me) await this.#dropLocal(p);
         }
-        const listed = new Set(ids);
-        for (const id of this.#seen) if (!listed.has(id)) this.#seen.delete(id);
       } catch {
         // The storage is away: purges made meanwhile are read when it answers again.
       } finally {
         busy = false;
       }
-    }, PURGE_POLL_MS);
+    };
+    // The first look marks where this instance starts reading.
+    void look();
+    this.#timer = setInterval(look, PURGE_POLL_MS);
     this.#timer.unref();
   }
 
