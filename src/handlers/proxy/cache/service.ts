@@ -37,6 +37,8 @@ export class CacheService {
     });
   }
   #tier: SharedTier | undefined;
+  /** The zones kept in the shared tier too (as their workers said). */
+  readonly #tierZones = new Set<string>();
 
   /** Handles one request of kind `cache.*`. */
   handle(kind: string, body: unknown): unknown {
@@ -50,6 +52,7 @@ export class CacheService {
       /** The zone is shared with other instances (`cache.shared`). */
       tier?: boolean;
     };
+    if (b.tier) this.#tierZones.add(b.zone);
     switch (kind) {
       case "cache.get": {
         const here = this.#zones.get(b.zone)?.variants(b.key!) ?? [];
@@ -89,7 +92,8 @@ export class CacheService {
    */
   async purge(zone: string | undefined, key: string | undefined, prefix?: string): Promise<number> {
     const n = await this.#drop({ zone, key, prefix });
-    await this.#tier?.purge({ zone, key, prefix });
+    // An operator's purge (every zone) goes to the tier too; an invalidation only for a shared zone.
+    if (zone === undefined || this.#tierZones.has(zone)) await this.#tier?.purge({ zone, key, prefix });
     return n;
   }
 
