@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createGunzip } from "node:zlib";
+import { createGunzip, gunzipSync } from "node:zlib";
 import { request } from "../helpers/http.ts";
 import { type NodeUpstream, nodeUpstream } from "../helpers/node-upstream.ts";
 import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
@@ -91,6 +91,9 @@ sites:
         static: { root: private, strip_prefix: /private }
       - match: { path: /intercepted }
         proxy: { to: ["http://127.0.0.1:${app.port}"], strip_prefix: /intercepted, intercept_errors: true }
+      - match: { path: /best }
+        encode: { levels: { gzip: 9 } }
+        proxy: { to: ["http://127.0.0.1:${app.port}"], strip_prefix: /best }
       - encode: {}
         proxy:
           to: ["http://127.0.0.1:${app.port}"]
@@ -132,6 +135,17 @@ sites:
     assert.equal(
       (await get("/html", { "Accept-Encoding": "gzip;q=0" })).headers["content-encoding"],
       undefined,
+    );
+  });
+
+  test("encode levels: gzip 1 by default (as nginx), more when asked", async () => {
+    const fast = await get("/html", { "Accept-Encoding": "gzip" });
+    const best = await get("/best/html", { "Accept-Encoding": "gzip" });
+    assert.equal(gunzipSync(fast.body).toString(), HTML);
+    assert.equal(gunzipSync(best.body).toString(), HTML);
+    assert.ok(
+      best.body.length < fast.body.length,
+      `level 9: ${best.body.length} < level 1: ${fast.body.length}`,
     );
   });
 

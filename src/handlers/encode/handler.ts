@@ -1,4 +1,4 @@
-import type { Transform } from "node:stream";
+import { Transform as NodeTransform, type Transform } from "node:stream";
 import zlib from "node:zlib";
 import { type Coding, chooseCoding } from "../../http/content-coding.ts";
 import type { BodyTransform, Exchange } from "../../http/exchange.ts";
@@ -9,41 +9,61 @@ import type { EncodeConfig } from "./schema.ts";
 /** Bodies up to this size are compressed at once, in line; larger ones on the thread pool. */
 const INLINE_MAX = 64 * 1024;
 
+/** Compression level per coding (`encode.levels`). */
+type Levels = EncodeConfig["levels"];
+
 /**
  * Compressors for dynamic responses: fast settings (each response is compressed once), and
  * a flush after every chunk, so a stream (server-sent events, long polling) reaches the
  * client event by event instead of when the compressor's buffer fills.
  */
-function streamCompressor(coding: Coding): Transform {
+function streamCompressor(coding: Coding, levels: Levels): Transform {
   const c = zlib.constants;
   switch (coding) {
     case "br":
       return zlib.createBrotliCompress({
-        params: { [c.BROTLI_PARAM_QUALITY]: 4 },
+        params: { [c.BROTLI_PARAM_QUALITY]: levels.br },
         flush: c.BROTLI_OPERATION_FLUSH,
       });
     case "zstd":
       return zlib.createZstdCompress({
-        params: { [c.ZSTD_c_compressionLevel]: 3 },
+        params: { [c.ZSTD_c_compressionLevel]: levels.zstd },
         flush: c.ZSTD_e_flush,
       });
     case "gzip":
-      return zlib.createGzip({ level: 6, flush: c.Z_SYNC_FLUSH });
+      return zlib.createGzip({ level: levels.gzip, flush: c.Z_SYNC_FLUSH });
   }
 }
 
-function compressNow(coding: Coding, body: Buffer): Buffer {
+function compressNow(coding: Coding, body: Buffer, levels: Levels): Buffer {
   const c = zlib.constants;
   switch (coding) {
     case "br":
       return zlib.brotliCompressSync(body, {
-        params: { [c.BROTLI_PARAM_QUALITY]: 4, [c.BROTLI_PARAM_SIZE_HINT]: body.length },
+        params: { [c.BROTLI_PARAM_QUALITY]: levels.br, [c.BROTLI_PARAM_SIZE_HINT]: body.length },
       });
     case "zstd":
-      return zlib.zstdCompressSync(body, { params: { [c.ZSTD_c_compressionLevel]: 3 } });
+      return zlib.zstdCompressSync(body, { params: { [c.ZSTD_c_compressionLevel]: levels.zstd } });
     case "gzip":
-      return zlib.gzipSync(body, { level: 6 });
+      return zlib.gzipSync(body, { level: levels.gzip });
   }
+}
+
+/**
+ * A body of known, small size compressed whole once it is all in: one synchronous call
+ * instead of a compressor stream flushed chunk by chunk on the thread pool.
+ */
+function wholeCompressor(coding: Coding, levels: Levels): Transform {
+  const parts: Buffer[] = [];
+  return new NodeTransform({
+    transform(chunk: Buffer, _enc, done) {
+      parts.push(chunk);
+      done();
+    },
+    flush(done) {
+      done(null, compressNow(coding, parts.length === 1 ? parts[0]! : Buffer.concat(parts), levels));
+    },
+  });
 }
 
 /** A type test for `types: [text/html, text/*]`, or mime-db's compressible flag by default. */
@@ -92,6 +112,7 @@ export function createEncode(cfg: EncodeConfig): HandlerInstance {
   const isCompressible = typeTest(cfg.types);
   const minSize = cfg.min_size;
   const encodings = cfg.encodings;
+  const levels = cfg.levels;
 
   const filter = (ex: Exchange, length: number | undefined): BodyTransform | undefined => {
     const status = ex.status;
@@ -110,8 +131,11 @@ export function createEncode(cfg: EncodeConfig): HandlerInstance {
     const etag = ex.getHeader("etag");
     if (typeof etag === "string" && etag.startsWith('"')) ex.setHeader("ETag", `W/${etag}`);
     return {
-      buffer: (body) => (body.length <= INLINE_MAX ? compressNow(coding, body) : undefined),
-      stream: () => streamCompressor(coding),
+      buffer: (body) => (body.length <= INLINE_MAX ? compressNow(coding, body, levels) : undefined),
+      stream: () =>
+        length !== undefined && length <= INLINE_MAX
+          ? wholeCompressor(coding, levels)
+          : streamCompressor(coding, levels),
     };
   };
 

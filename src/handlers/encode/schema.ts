@@ -10,6 +10,17 @@ export const encodeSchema = () =>
       .min(1)
       .refine((l) => new Set(l).size === l.length, { message: "must not repeat a coding" })
       .default(["zstd", "br", "gzip"]),
+    /**
+     * Compression levels: fast ones, as each response is compressed as it goes out (gzip 1
+     * is nginx's default; 6 is about 8 % smaller for 2 to 6 times the CPU).
+     */
+    levels: z
+      .strictObject({
+        gzip: z.number().int().min(1).max(9).default(1),
+        br: z.number().int().min(0).max(11).default(4),
+        zstd: z.number().int().min(1).max(19).default(3),
+      })
+      .prefault({}),
     /** Bodies smaller than this (when their length is known) are sent as they are. */
     min_size: size.default(512),
     /**
