@@ -190,3 +190,19 @@ export async function startTlsWharf(
     },
   };
 }
+
+/**
+ * `wharf run` on a config written for a free port: `config(port)` is the YAML, kept as
+ * `<dir>/<name>.yaml` (relative paths in it are the tree's, as the process runs there).
+ */
+export async function runConfig(
+  dir: string,
+  name: string,
+  config: (port: number) => string,
+  env?: NodeJS.ProcessEnv,
+): Promise<Running> {
+  const port = await freePort();
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, config(port));
+  return startWharf(["run", "--config", file], { port, cwd: dir, ...(env ? { env } : {}) });
+}

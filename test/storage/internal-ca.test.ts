@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { httpsGet } from "../helpers/http.ts";
 import { startRedis } from "../helpers/redis.ts";
 import { needs } from "../helpers/tools.ts";
-import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
+import { makeTree, type Running, runConfig } from "../helpers/wharf.ts";
 
 test(
   "the internal CA is one across instances on Redis: a client trusting one root reaches every instance",
@@ -15,10 +15,10 @@ test(
     const redis = await startRedis();
     const running: Running[] = [];
     const instance = async (name: string, shared = true) => {
-      const port = await freePort();
-      writeFileSync(
-        join(tree.dir, `${name}.yaml`),
-        `server:
+      const w = await runConfig(
+        tree.dir,
+        name,
+        (port) => `server:
   workers: 1
   admin: off
   acme: { data_dir: data-${name} }
@@ -31,13 +31,9 @@ sites:
     routes: [{ static: { root: www } }]
 `,
       );
-      const w = await startWharf(["run", "--config", join(tree.dir, `${name}.yaml`)], {
-        port,
-        cwd: tree.dir,
-      });
       running.push(w);
       return {
-        port,
+        port: w.port,
         root: () => readFileSync(join(tree.dir, `data-${name}`, "internal-ca/root.crt"), "utf8"),
       };
     };

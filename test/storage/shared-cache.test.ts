@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { test } from "node:test";
 import { request } from "../helpers/http.ts";
 import { startRedis } from "../helpers/redis.ts";
 import { needs } from "../helpers/tools.ts";
 import { eventually } from "../helpers/wait.ts";
-import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
+import { makeTree, type Running, runConfig } from "../helpers/wharf.ts";
 
 const HOST = "www.example.test";
 
@@ -28,10 +26,10 @@ test(
     const redis = await startRedis();
     const running: Running[] = [];
     const instance = async (name: string) => {
-      const port = await freePort();
-      writeFileSync(
-        join(tree.dir, `${name}.yaml`),
-        `server:
+      const w = await runConfig(
+        tree.dir,
+        name,
+        (port) => `server:
   workers: 2
   admin: off
   storage: { redis: { url: "${redis.url}", prefix: web } }
@@ -42,8 +40,8 @@ sites:
       - proxy: { to: "http://127.0.0.1:${upstreamPort}", cache: { shared: true } }
 `,
       );
-      running.push(await startWharf(["run", "--config", join(tree.dir, `${name}.yaml`)], { port }));
-      return `http://127.0.0.1:${port}`;
+      running.push(w);
+      return w.base;
     };
     // Behind a balancer, every instance sees the site's own name.
     const get = (base: string) => request(base, "/page", { headers: { host: HOST } });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { startRedis } from "../helpers/redis.ts";
 import { needs } from "../helpers/tools.ts";
-import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
+import { freePort, makeTree, type Running, runConfig, startWharf } from "../helpers/wharf.ts";
 
 const ossl = (args: string[], cwd: string) =>
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "pipe", "ignore"] });
@@ -187,10 +187,10 @@ test(
     const responder = startResponder(tree.dir, ocspPort);
     const running: Running[] = [];
     const instance = async (name: string) => {
-      const port = await freePort();
-      writeFileSync(
-        join(tree.dir, `${name}.yaml`),
-        `server:
+      const w = await runConfig(
+        tree.dir,
+        name,
+        (port) => `server:
   workers: 1
   admin: off
   acme: { data_dir: data-${name} }
@@ -203,8 +203,8 @@ sites:
     routes: [{ static: { root: www } }]
 `,
       );
-      running.push(await startWharf(["run", "--config", join(tree.dir, `${name}.yaml`)], { port }));
-      return port;
+      running.push(w);
+      return w.port;
     };
     try {
       const a = await instance("a");
