@@ -125,16 +125,22 @@ function describeIssue(issue: z.core.$ZodIssue): string {
         if (first?.code === "invalid_type") return article(first.expected);
         return undefined;
       });
-      return options.every((o) => o !== undefined)
-        ? `must be ${options.join(" or ")}`
-        : "has an invalid value";
+      return options.every((o) => o !== undefined) ? `must be ${oneOf(options)}` : "has an invalid value";
     }
     default:
       return issue.message;
   }
 }
 
+/** "a, b or c". */
+function oneOf(options: string[]): string {
+  return options.length <= 2
+    ? options.join(" or ")
+    : `${options.slice(0, -1).join(", ")} or ${options.at(-1)}`;
+}
+
 function article(type: string): string {
+  if (type === "null") return "null";
   if (type === "array") return "a list";
   if (type === "object" || type === "record") return "a mapping";
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
