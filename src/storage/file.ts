@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
+import { type BucketRule, Buckets, type TakeResult } from "./buckets.ts";
 import { MemoryCounters } from "./counters.ts";
 import { lockToken, RenewedLock } from "./lock.ts";
 import type { Lock, Storage } from "./storage.ts";
@@ -16,6 +17,7 @@ export class FileStorage implements Storage {
   readonly up = true;
   readonly dir: string;
   readonly #counters = new MemoryCounters();
+  readonly #buckets = new Buckets(100_000);
   /** Expiry of keys put with a ttl (in this process; other processes see them until deleted). */
   readonly #expires = new Map<string, number>();
 
@@ -125,6 +127,9 @@ export class FileStorage implements Storage {
 
   async counter(key: string): Promise<number> {
     return this.#counters.get(key);
+  }
+  async take(key: string, rule: BucketRule, want: number): Promise<TakeResult> {
+    return this.#buckets.take(key, rule.perSecond, rule.capacity, want, rule.queue);
   }
 
   onStatus(): void {}

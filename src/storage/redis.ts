@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createClient } from "@redis/client";
+import type { BucketRule, TakeResult } from "./buckets.ts";
 import { lockToken, RenewedLock } from "./lock.ts";
 import type { Lock, RedisOptions, Storage } from "./storage.ts";
 
@@ -11,6 +12,29 @@ const RELEASE =
 // A counter gets its expiry when it is made (INCRBY keeps an existing one).
 const INCR =
   "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return v";
+
+// A token bucket (as src/storage/buckets.ts) on the server's clock, so instances whose clocks
+// differ count alike. Fractions go back as strings (Lua numbers would be cut to integers).
+const TAKE = `
+local rate, cap, want, queue = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens, updated = tonumber(b[1]), tonumber(b[2])
+if tokens == nil or updated == nil then tokens, updated = cap, now end
+tokens = math.min(cap, tokens + math.max(0, now - updated) / 1000 * rate)
+local granted, wait = 0, 0
+if tokens >= 1 then
+  granted = math.min(want, math.floor(tokens))
+  tokens = tokens - granted
+elseif queue > 0 and tokens - 1 >= -queue then
+  tokens = tokens - 1
+  granted = 1
+  wait = math.ceil(-tokens / rate * 1000)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((cap - tokens) / rate * 1000) + 1000)
+return {granted, wait, tostring(tokens)}`;
 
 /** How long `open` waits for a first connection before going on without one. */
 const FIRST_CONNECT_MS = 3000;
@@ -137,6 +161,19 @@ export class RedisStorage implements Storage {
 
   async counter(key: string): Promise<number> {
     return Number((await this.#client.get(this.#key(key))) ?? 0);
+  }
+  async take(key: string, rule: BucketRule, want: number): Promise<TakeResult> {
+    const [granted, waitMs, left] = (await this.#client.eval(TAKE, {
+      keys: [this.#key(key)],
+      arguments: [String(rule.perSecond), String(rule.capacity), String(want), String(rule.queue)],
+    })) as [number, number, string];
+    const tokens = Number(left);
+    return {
+      granted: Number(granted),
+      waitMs: Number(waitMs),
+      remaining: Math.max(0, Math.floor(tokens)),
+      retryMs: tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / rule.perSecond) * 1000),
+    };
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { BucketRule, TakeResult } from "./buckets.ts";
+
 /**
  * What wharf persists or coordinates through: certificates and keys, the ACME account,
  * order locks, challenge answers, OCSP staples, ticket keys, rate-limit counters. Keys are
@@ -29,6 +31,11 @@ export interface Storage {
   incr(key: string, by: number, ttlMs: number): Promise<number>;
   /** The counter's value (0 when it is not there). */
   counter(key: string): Promise<number>;
+  /**
+   * Takes up to `want` tokens from the token bucket `key` (made full when new; gone once
+   * it would be full again), atomically across clients: what rate limits count with.
+   */
+  take(key: string, rule: BucketRule, want: number): Promise<TakeResult>;
   /** Whether the storage answers now (a file storage always does). */
   readonly up: boolean;
   /** Called with true/false when the storage goes away or comes back. */

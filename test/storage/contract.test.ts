@@ -97,6 +97,31 @@ function contract(name: string, spec: () => Spec, open: () => Promise<Storage>, 
       assert.equal(await s.incr("rate/k", 1, 300), 1, "a new counter after expiry");
     });
 
+    test("a token bucket: a burst of its capacity, then its rate, shared by every client", async () => {
+      const rule = { perSecond: 20, capacity: 5, queue: 0 };
+      // Counters of a file storage are its process's: across clients only on Redis.
+      const second = name === "redis" ? other : s;
+      const first = await s.take("rate/t/k", rule, 3);
+      assert.deepEqual([first.granted, first.remaining], [3, 2]);
+      const rest = await second.take("rate/t/k", rule, 3);
+      assert.equal(rest.granted, 2, "the other client takes what is left");
+      const none = await s.take("rate/t/k", rule, 1);
+      assert.equal(none.granted, 0);
+      assert.ok(none.retryMs > 0 && none.retryMs <= 50, `retry in ${none.retryMs} ms`);
+      await sleep(160);
+      const refill = await second.take("rate/t/k", rule, 10);
+      assert.ok(
+        refill.granted >= 3 && refill.granted <= 4,
+        `${refill.granted} tokens back after 160 ms at 20/s`,
+      );
+      // Delay mode: one token borrowed ahead, with the wait until it would have come.
+      const queued = await s.take("rate/t/q", { perSecond: 10, capacity: 1, queue: 2 }, 1);
+      assert.equal(queued.granted, 1);
+      const delayed = await second.take("rate/t/q", { perSecond: 10, capacity: 1, queue: 2 }, 1);
+      assert.equal(delayed.granted, 1);
+      assert.ok(delayed.waitMs > 50 && delayed.waitMs <= 100, `waits ${delayed.waitMs} ms`);
+    });
+
     test("a feed gives each event once, in order, from the reader's first poll on", async () => {
       // Counters of a file storage are its process's: across clients only on Redis.
       const poster = name === "redis" ? other : s;

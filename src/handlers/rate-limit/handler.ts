@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { sendError } from "../../http/error-page.ts";
 import type { Exchange } from "../../http/exchange.ts";
+import type { TakeResult } from "../../storage/buckets.ts";
 import type { HandlerContext, HandlerInstance } from "../handler.ts";
 import { compileKeyTemplate } from "../key-template.ts";
-import type { TakeResult } from "./buckets.ts";
 import type { RateLimitConfig } from "./schema.ts";
 import type { TakeRequest } from "./service.ts";
 

@@ -1,7 +1,6 @@
+import { Buckets, type TakeResult } from "../../storage/buckets.ts";
 import { inTime } from "../../storage/in-time.ts";
 import type { Storage } from "../../storage/storage.ts";
-import { Buckets, type TakeResult } from "./buckets.ts";
-import { takeShared } from "./shared-window.ts";
 
 /** A shared storage that answers slower than this (hung, not down) is not waited for. */
 const SHARED_TIMEOUT_MS = 250;
@@ -38,7 +37,14 @@ export class RateService {
     if (shared !== undefined) {
       if (shared.up) {
         try {
-          return await inTime(takeShared(shared, r), SHARED_TIMEOUT_MS);
+          return await inTime(
+            shared.take(
+              `rate/${r.limit}/${r.key}`,
+              { perSecond: r.perSecond, capacity: r.capacity, queue: r.queue },
+              r.want,
+            ),
+            SHARED_TIMEOUT_MS,
+          );
         } catch {}
       }
       this.localFallbacks++;

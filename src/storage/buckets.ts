@@ -8,6 +8,13 @@ export interface Bucket {
   updated: number;
 }
 
+/** A token bucket: `capacity` tokens, filling at `perSecond`; `queue` tokens may be borrowed ahead (delay mode). */
+export interface BucketRule {
+  perSecond: number;
+  capacity: number;
+  queue: number;
+}
+
 export interface TakeResult {
   /** Tokens handed out (0: refused). */
   granted: number;
