@@ -56,14 +56,16 @@ export class CertStore {
   async load(ca: string, names: string[]): Promise<CertFiles | undefined> {
     const base = CertStore.base(ca, names);
     let pair: CertPair | undefined;
+    let fromShared = this.distributed;
     try {
       pair = await readPair(this.shared, base);
     } catch {
       pair = await readPair(this.local, base);
+      fromShared = false;
     }
     // A pair read while another instance wrote a new one may not match: read it next time.
     if (pair === undefined || !matches(pair)) return undefined;
-    if (this.distributed) {
+    if (fromShared) {
       const have = await readPair(this.local, base);
       if (have?.cert !== pair.cert || have.key !== pair.key) await writePair(this.local, base, pair);
     }
