@@ -67,6 +67,7 @@ export async function routeAdmin(control: ServerControl, req: AdminRequest): Pro
         workers: await control.workers(),
         upstreams: await control.upstreams(),
         certificates: control.certificates(),
+        storage: control.storage() ?? null,
       });
     case "GET /config":
       return json(200, control.config());

@@ -421,6 +421,7 @@ interface StatusBody {
   workers: { id: number; pid: number; uptime_s: number; connections: number; rss_bytes: number }[];
   upstreams: UpstreamRow[];
   certificates: { names: string[]; not_after: string; last_error: string | null }[];
+  storage?: { kind: string; where: string; up: boolean; outages: number } | null;
 }
 interface UpstreamRow {
   url: string;
@@ -459,6 +460,10 @@ function formatStatus(body: unknown): string {
   for (const c of s.certificates)
     lines.push(
       `certificate ${c.names.join(", ")}: expires ${c.not_after}${c.last_error ? `, last error: ${c.last_error}` : ""}`,
+    );
+  if (s.storage)
+    lines.push(
+      `storage: ${s.storage.kind} ${s.storage.where}, ${s.storage.up ? "reachable" : "UNREACHABLE"}, ${s.storage.outages} outage(s) since start`,
     );
   return lines.join("\n");
 }

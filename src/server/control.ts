@@ -30,6 +30,15 @@ export interface WorkerInfo {
  * What the admin API may do with a running server: the seam between `src/admin` (HTTP,
  * above) and the primary, its workers, apps and certificates (below).
  */
+/** What `wharf status` shows of the shared storage. */
+export interface StorageInfo {
+  kind: string;
+  /** Where it is, without secrets. */
+  where: string;
+  up: boolean;
+  outages: number;
+}
+
 export interface ServerControl {
   readonly startedAt: number;
   /** The config as loaded (before apps and certificates were filled in). */
@@ -43,6 +52,8 @@ export interface ServerControl {
   upstreams(): Promise<UpstreamView[]>;
   drain(url: string, drained: boolean): void;
   certificates(): CertificateInfo[];
+  /** The storage shared with other instances, if one is configured. */
+  storage(): StorageInfo | undefined;
   purge(target: { url?: string | undefined; prefix?: string | undefined }): Promise<number>;
   workers(): Promise<WorkerInfo[]>;
   /** The Prometheus text of every worker's metrics summed, and the primary's own. */

@@ -190,6 +190,10 @@ function control(
     },
     drain: (url, drained) => primary.setDrained(url, drained),
     certificates: () => certificateInfo(primary.config, certs),
+    storage: () => {
+      const s = storage.current;
+      return s && { kind: s.kind, where: s.where, up: s.up, outages: storage.outages };
+    },
     purge: ({ url, prefix }) => primary.shared.cache.purge(undefined, url, prefix),
     async workers() {
       return (await primary.collect()).map((s) => ({

@@ -10,7 +10,7 @@ import { type NodeUpstream, nodeUpstream } from "../helpers/node-upstream.ts";
 import { type Redis, startRedis } from "../helpers/redis.ts";
 import { handshake } from "../helpers/tls-session.ts";
 import { needs } from "../helpers/tools.ts";
-import { freePort, makeTree, type Running, startWharf } from "../helpers/wharf.ts";
+import { freePort, makeTree, type Running, runWharf, startWharf } from "../helpers/wharf.ts";
 
 describe("TLS session tickets across instances on one Redis", needs("redis-server"), () => {
   let redis: Redis;
@@ -90,7 +90,6 @@ describe(
           file,
           `server:
   workers: 2
-  admin: off
   trusted_proxies: [127.0.0.1]
   storage: { redis: { url: "${redis.url}", prefix: lb } }
 sites:
@@ -205,6 +204,11 @@ backend wharf
       const metrics = (await getFrom("127.0.0.1", front, "/metrics")).body;
       assert.match(metrics, /^wharf_storage_up 0$/m);
       assert.match(metrics, /^wharf_ratelimit_local_total [1-9]/m);
+      const status = await runWharf(["status", "--config", join(tree.dir, "w0.yaml")]);
+      assert.match(
+        status.stdout,
+        /^storage: redis redis:\/\/127\.0\.0\.1:\d+\/0, UNREACHABLE, 1 outage\(s\)/m,
+      );
       await redis.start();
       await Promise.all(
         instances.map((w, i) =>
@@ -212,6 +216,8 @@ backend wharf
         ),
       );
       assert.match((await getFrom("127.0.0.1", front, "/metrics")).body, /^wharf_storage_up 1$/m);
+      const back = await runWharf(["status", "--config", join(tree.dir, "w0.yaml")]);
+      assert.match(back.stdout, /^storage: redis .*, reachable, 1 outage\(s\) since start$/m);
     });
   },
 );
