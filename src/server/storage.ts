@@ -42,13 +42,14 @@ export class SharedStorage {
           this.outages++;
           this.#log.warn(
             "storage unreachable: serving goes on from what this instance holds; orders retry, rate limits count per instance",
-            { storage: s.where },
+            { storage: s.where, error: s.lastError },
           );
         }
       });
       if (!s.up)
         this.#log.warn("storage unreachable at start: going on without it until it answers", {
           storage: s.where,
+          error: s.lastError,
         });
       else this.#log.info("shared storage", { kind: s.kind, storage: s.where });
       this.#storage = s;

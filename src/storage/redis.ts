@@ -54,6 +54,7 @@ export class RedisStorage implements Storage {
   readonly #prefix: string;
   readonly #listeners: ((up: boolean) => void)[] = [];
   #up = false;
+  lastError: string | undefined;
 
   private constructor(opts: RedisOptions) {
     const url = new URL(opts.url);
@@ -81,7 +82,10 @@ export class RedisStorage implements Storage {
     this.#client.on("end", () => this.#status(false));
     this.#client.on("reconnecting", () => this.#status(false));
     // Errors are reported as status changes; the client reconnects by itself.
-    this.#client.on("error", () => this.#status(false));
+    this.#client.on("error", (err: Error) => {
+      this.lastError = err.message;
+      this.#status(false);
+    });
   }
 
   /** Connects (waiting up to 3 s: a Redis that is down now may come back; serving starts anyway). */

@@ -38,6 +38,8 @@ export interface Storage {
   take(key: string, rule: BucketRule, want: number): Promise<TakeResult>;
   /** Whether the storage answers now (a file storage always does). */
   readonly up: boolean;
+  /** Why it last failed to connect (a refused password, an untrusted certificate…), for the logs. */
+  readonly lastError?: string | undefined;
   /** Called with true/false when the storage goes away or comes back. */
   onStatus(listener: (up: boolean) => void): void;
   close(): Promise<void>;

@@ -203,3 +203,14 @@ test("redis: a Redis that hangs fails a command within seconds, and answers agai
     await hung.stop();
   }
 });
+
+test("redis: why it cannot connect is kept for the logs", async () => {
+  const s = await RedisStorage.open({ url: "redis://127.0.0.1:1/0", prefix: "x" });
+  try {
+    assert.equal(s.up, false);
+    assert.match(String(s.lastError), /ECONNREFUSED/);
+    await assert.rejects(s.get("k"));
+  } finally {
+    await s.close();
+  }
+});
