@@ -24,16 +24,37 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-/** A throwaway `redis-server` on a loopback port, without persistence. */
-export async function startRedis(): Promise<Redis> {
+/**
+ * A throwaway `redis-server` on a loopback port, without persistence; with `tls`, on TLS
+ * only (that certificate and key), and with `password`, asking for it.
+ */
+export async function startRedis(
+  opts: { tls?: { cert: string; key: string }; password?: string } = {},
+): Promise<Redis> {
   const port = await freePort();
   let proc: ChildProcess | undefined;
+  const listen = opts.tls
+    ? [
+        "--port",
+        "0",
+        "--tls-port",
+        String(port),
+        "--tls-cert-file",
+        opts.tls.cert,
+        "--tls-key-file",
+        opts.tls.key,
+        "--tls-ca-cert-file",
+        opts.tls.cert,
+        "--tls-auth-clients",
+        "no",
+      ]
+    : ["--port", String(port)];
   const start = async () => {
     proc = spawn(
       "redis-server",
       [
-        "--port",
-        String(port),
+        ...listen,
+        ...(opts.password ? ["--requirepass", opts.password] : []),
         "--bind",
         "127.0.0.1",
         "--save",
@@ -57,7 +78,7 @@ export async function startRedis(): Promise<Redis> {
   await start();
   return {
     port,
-    url: `redis://127.0.0.1:${port}/0`,
+    url: `${opts.tls ? "rediss" : "redis"}://${opts.password ? `:${opts.password}@` : ""}127.0.0.1:${port}/0`,
     kill: () => kill("SIGKILL"),
     start,
     freeze: (frozen) => proc?.kill(frozen ? "SIGSTOP" : "SIGCONT"),

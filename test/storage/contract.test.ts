@@ -11,6 +11,7 @@ import { FeedReader, postEvent } from "../../src/storage/feed.ts";
 import { FileStorage } from "../../src/storage/file.ts";
 import { RedisStorage } from "../../src/storage/redis.ts";
 import type { Storage } from "../../src/storage/storage.ts";
+import { makeCert } from "../helpers/certs.ts";
 import { type Redis, startRedis } from "../helpers/redis.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -212,5 +213,34 @@ test("redis: why it cannot connect is kept for the logs", async () => {
     await assert.rejects(s.get("k"));
   } finally {
     await s.close();
+  }
+});
+
+test("redis over TLS with a password: trusted by its CA (or unverified when asked); an unknown certificate or a wrong password is refused, and why is kept", async () => {
+  const certDir = mkdtempSync(join(tmpdir(), "wharf-redis-tls-"));
+  const tls = makeCert(certDir, "redis", ["127.0.0.1"]);
+  const server = await startRedis({ tls, password: "s3cret" });
+  const open = (url: string, t?: { ca?: string; insecure_skip_verify?: boolean }) =>
+    RedisStorage.open({ url, prefix: "tls", ...(t ? { tls: t } : {}) });
+  const opened: Storage[] = [];
+  try {
+    for (const t of [{ ca: tls.cert }, { insecure_skip_verify: true }]) {
+      const s = await open(server.url, t);
+      opened.push(s);
+      await s.put("k", "over tls");
+      assert.equal(await s.get("k"), "over tls");
+    }
+    const untrusted = await open(server.url);
+    opened.push(untrusted);
+    assert.equal(untrusted.up, false);
+    assert.match(String(untrusted.lastError), /certificate/);
+    const wrong = await open(server.url.replace("s3cret", "wrong"), { ca: tls.cert });
+    opened.push(wrong);
+    assert.equal(wrong.up, false);
+    assert.match(String(wrong.lastError), /WRONGPASS/);
+  } finally {
+    await Promise.all(opened.map((s) => s.close()));
+    await server.stop();
+    rmSync(certDir, { recursive: true, force: true });
   }
 });
