@@ -133,6 +133,7 @@ export async function routeAdmin(control: ServerControl, req: AdminRequest): Pro
         upstreams: await control.upstreams(),
         certificates: control.certificates(),
         workers: await control.workers(),
+        storage: control.storage() ?? null,
       });
   }
   return json(404, { errors: [`no such endpoint: ${route}`] });

@@ -156,7 +156,8 @@ async function tick() {
       return [text(c.names.join(", ")), text(c.source), text(c.issuer), '<span class="pill ' + cls + '">' + days.toFixed(0) + " days</span>", text(c.next_renewal)];
     }));
     table("workers", s.workers.map((w) => [w.id, w.pid, w.uptime_s + " s", w.connections, bytes(w.rss_bytes), w.restarts]));
-    $("sub").textContent = s.workers.length + " workers · " + new Date(s.time).toLocaleTimeString();
+    const st = s.storage ? " · storage " + s.storage.kind + (s.storage.up ? " reachable" : " UNREACHABLE") : "";
+    $("sub").textContent = s.workers.length + " workers" + st + " · " + new Date(s.time).toLocaleTimeString();
     $("err").textContent = "";
   } catch (e) {
     $("err").textContent = " " + e.message;
