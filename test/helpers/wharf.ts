@@ -206,3 +206,25 @@ export async function runConfig(
   writeFileSync(file, config(port));
   return startWharf(["run", "--config", file], { port, cwd: dir, ...(env ? { env } : {}) });
 }
+
+/**
+ * `fn` against `wharf run` on `config(port)` in a new tree (holding `files`); the server
+ * is stopped and the tree removed after, whatever `fn` did.
+ */
+export async function withConfig<T>(
+  config: (port: number) => string,
+  fn: (w: Running, dir: string) => Promise<T>,
+  files: Record<string, string | Buffer> = {},
+): Promise<T> {
+  const tree = makeTree(files);
+  try {
+    const w = await runConfig(tree.dir, "wharf", config);
+    try {
+      return await fn(w, tree.dir);
+    } finally {
+      await w.stop();
+    }
+  } finally {
+    tree.cleanup();
+  }
+}
