@@ -55,7 +55,7 @@ const RETRY_MAX = 3_600_000;
 /** How often an instance on a shared storage looks for TLS-ALPN-01 certificates other instances published. */
 const ALPN_POLL = 1_000;
 /** How long an ordering instance waits for the others to take up its TLS-ALPN-01 certificate. */
-const ALPN_SPREAD_MS = ALPN_POLL + 500;
+const ALPN_SPREAD_MS = ALPN_POLL + 1500;
 
 /**
  * When a certificate should be renewed: at `ratio` of its lifetime (two thirds by

@@ -246,7 +246,7 @@ describe(
         await eventually(() => allServed(gatePort, ["gate.test"]).catch(() => undefined), 30_000);
         const names = ["alpn1.test", "alpn2.test"];
         const orderer = await instance("orderer", names, acme, { ca });
-        await eventually(() => allServed(orderer.httpsPort, names).catch(() => undefined), 30_000).catch(
+        await eventually(() => allServed(orderer.httpsPort, names).catch(() => undefined), 45_000).catch(
           (e) => {
             console.log(
               orderer.w.stderr().slice(-4000),
