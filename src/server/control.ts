@@ -26,10 +26,6 @@ export interface WorkerInfo {
   restarts: number;
 }
 
-/**
- * What the admin API may do with a running server: the seam between `src/admin` (HTTP,
- * above) and the primary, its workers, apps and certificates (below).
- */
 /** What `wharf status` shows of the shared storage. */
 export interface StorageInfo {
   kind: string;
@@ -39,6 +35,10 @@ export interface StorageInfo {
   outages: number;
 }
 
+/**
+ * What the admin API may do with a running server: the seam between `src/admin` (HTTP,
+ * above) and the primary, its workers, apps and certificates (below).
+ */
 export interface ServerControl {
   readonly startedAt: number;
   /** The config as loaded (before apps and certificates were filled in). */
