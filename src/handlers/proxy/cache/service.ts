@@ -62,12 +62,7 @@ export class CacheService {
       case "cache.lock":
         return this.#lock(`${b.zone}\0${b.key}`, b.wait ?? 5000);
       case "cache.put": {
-        let zone = this.#zones.get(b.zone);
-        if (zone === undefined) {
-          zone = new Zone(b.max!);
-          this.#zones.set(b.zone, zone);
-        }
-        zone.maxBytes = b.max!;
+        const zone = this.#zone(b.zone, b.max!);
         zone.put(b.key!, b.entry!);
         this.#unlock(`${b.zone}\0${b.key}`, "filled");
         if (b.tier) void this.#tier?.put(b.zone, b.key!, zone.variants(b.key!));
@@ -109,13 +104,20 @@ export class CacheService {
   async #fromTier(name: string, key: string, max: number): Promise<StoredResponse[]> {
     const variants = await this.#tier!.get(name, key);
     if (variants.length === 0) return [];
-    let zone = this.#zones.get(name);
-    if (zone === undefined) {
-      zone = new Zone(max);
-      this.#zones.set(name, zone);
-    }
+    const zone = this.#zone(name, max);
     for (const v of variants) zone.put(key, v);
     return zone.variants(key);
+  }
+
+  /** The zone `name`, made the first time, holding at most `maxBytes` (as its workers say). */
+  #zone(name: string, maxBytes: number): Zone {
+    let zone = this.#zones.get(name);
+    if (zone === undefined) {
+      zone = new Zone(maxBytes);
+      this.#zones.set(name, zone);
+    }
+    zone.maxBytes = maxBytes;
+    return zone;
   }
 
   #lock(id: string, wait: number): Promise<LockResult> | LockResult {
