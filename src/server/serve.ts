@@ -133,9 +133,7 @@ export async function serve(config: WharfConfig, opts: ServeOptions = {}): Promi
     log,
   );
   await tickets.sync();
-  primary.shared.rate.storage = () => storage.current;
   primary.shared.storage = () => storage.current;
-  primary.shared.cache.storage = () => storage.current;
   primary.shared.challenge = (token) => certs.challenge(token);
   /** Waits until no worker holds a request for an upstream (an app being retired). */
   const quiesce: Quiesce = async (upstream, timeoutMs) => {

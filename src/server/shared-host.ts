@@ -17,8 +17,17 @@ export class SharedHost {
   metricsText: (() => Promise<string>) | undefined;
   /** An HTTP-01 answer another instance published in the shared storage. */
   challenge: ((token: string) => Promise<string | undefined>) | undefined;
-  /** The storage shared with other instances (OCSP staples are kept there), if any. */
-  storage: (() => Storage | undefined) | undefined;
+  #storage: (() => Storage | undefined) | undefined;
+
+  /**
+   * The storage shared with other instances, if any: rate limits count there, shared cache
+   * zones keep their responses there, OCSP staples are kept there.
+   */
+  set storage(storage: () => Storage | undefined) {
+    this.#storage = storage;
+    this.rate.storage = storage;
+    this.cache.storage = storage;
+  }
 
   /** `broadcast` tells every worker, and resolves once each has acted on it. */
   constructor(broadcast: (kind: string, body: unknown) => Promise<void>) {
@@ -41,7 +50,7 @@ export class SharedHost {
    * instance fetched, the others staple without asking the responder again.
    */
   async #staple(kind: string, body: unknown): Promise<string | null> {
-    const storage = this.storage?.();
+    const storage = this.#storage?.();
     const b = body as { id: string; der?: string; ttlMs?: number };
     if (!storage || !/^[0-9a-f]{64}$/.test(b.id)) return null;
     const key = `ocsp/${b.id}`;
