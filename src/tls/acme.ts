@@ -3,6 +3,7 @@ import * as acme from "acme-client";
 import type { AcmeConfig, WharfConfig } from "../config/types.ts";
 import { WharfError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { pollStorage } from "../storage/poll.ts";
 import type { Lock, Storage } from "../storage/storage.ts";
 import { type CertFiles, type CertPair, CertStore } from "./cert-store.ts";
 import { defaultDataDir } from "./storage.ts";
@@ -189,29 +190,20 @@ export class AcmeManager {
   #watchAlpn(): void {
     if (this.#alpnTimer || !this.#store?.distributed || !this.#cfg?.challenges.includes("tls-alpn-01"))
       return;
-    let busy = false;
     let seen = -1;
-    this.#alpnTimer = setInterval(async () => {
+    this.#alpnTimer = pollStorage(ALPN_POLL, async () => {
       const store = this.#store;
-      if (busy || !store?.distributed) return;
-      busy = true;
-      try {
-        const version = await store.alpnVersion();
-        if (version === seen) return;
-        const now = await store.alpnChallenges();
-        seen = version;
-        for (const [name, pair] of now)
-          if (this.#remoteAlpn.get(name) !== pair.cert) this.#hooks.publishAlpn(name, pair.cert, pair.key);
-        for (const name of this.#remoteAlpn.keys())
-          if (!now.has(name)) this.#hooks.publishAlpn(name, null, null);
-        this.#remoteAlpn = new Map([...now].map(([name, pair]) => [name, pair.cert]));
-      } catch {
-        // The storage is away: what the workers hold stays until it answers again.
-      } finally {
-        busy = false;
-      }
-    }, ALPN_POLL);
-    this.#alpnTimer.unref();
+      if (!store?.distributed) return;
+      const version = await store.alpnVersion();
+      if (version === seen) return;
+      const now = await store.alpnChallenges();
+      seen = version;
+      for (const [name, pair] of now)
+        if (this.#remoteAlpn.get(name) !== pair.cert) this.#hooks.publishAlpn(name, pair.cert, pair.key);
+      for (const name of this.#remoteAlpn.keys())
+        if (!now.has(name)) this.#hooks.publishAlpn(name, null, null);
+      this.#remoteAlpn = new Map([...now].map(([name, pair]) => [name, pair.cert]));
+    });
   }
 
   /** The managed certificates: when each is ordered next, and the last failure. */

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { FeedReader, postEvent } from "../../../storage/feed.ts";
 import { inTime } from "../../../storage/in-time.ts";
+import { pollStorage } from "../../../storage/poll.ts";
 import type { Storage } from "../../../storage/storage.ts";
 import { currentAge } from "./policy.ts";
 import type { StoredResponse } from "./zone.ts";
@@ -103,26 +104,20 @@ export class SharedTier {
   #watch(): void {
     if (this.#timer) return;
     const feed = new FeedReader(PURGE_FEED);
-    let busy = false;
-    const look = async () => {
-      const s = this.#storage();
-      if (busy || s === undefined || !s.up) return;
-      busy = true;
-      try {
+    // The first look, at once, marks where this instance starts reading; purges made while
+    // the storage is away are read when it answers again.
+    this.#timer = pollStorage(
+      PURGE_POLL_MS,
+      async () => {
+        const s = this.#storage();
+        if (s === undefined || !s.up) return;
         for (const text of await feed.poll(s)) {
           const p = JSON.parse(text) as Purge & { from: string };
           if (p.from !== this.#me) await this.#dropLocal(p);
         }
-      } catch {
-        // The storage is away: purges made meanwhile are read when it answers again.
-      } finally {
-        busy = false;
-      }
-    };
-    // The first look marks where this instance starts reading.
-    void look();
-    this.#timer = setInterval(look, PURGE_POLL_MS);
-    this.#timer.unref();
+      },
+      true,
+    );
   }
 
   stop(): void {
