@@ -199,28 +199,26 @@ export async function runConfig(
   dir: string,
   name: string,
   config: (port: number) => string,
-  env?: NodeJS.ProcessEnv,
 ): Promise<Running> {
   const port = await freePort();
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, config(port));
-  return startWharf(["run", "--config", file], { port, cwd: dir, ...(env ? { env } : {}) });
+  return startWharf(["run", "--config", file], { port, cwd: dir });
 }
 
 /**
- * `fn` against `wharf run` on `config(port)` in a new tree (holding `files`); the server
- * is stopped and the tree removed after, whatever `fn` did.
+ * `fn` against `wharf run` on `config(port)` in a new, empty tree; the server is stopped
+ * and the tree removed after, whatever `fn` did.
  */
 export async function withConfig<T>(
   config: (port: number) => string,
-  fn: (w: Running, dir: string) => Promise<T>,
-  files: Record<string, string | Buffer> = {},
+  fn: (w: Running) => Promise<T>,
 ): Promise<T> {
-  const tree = makeTree(files);
+  const tree = makeTree({});
   try {
     const w = await runConfig(tree.dir, "wharf", config);
     try {
-      return await fn(w, tree.dir);
+      return await fn(w);
     } finally {
       await w.stop();
     }

@@ -25,6 +25,8 @@ function contract(name: string, spec: () => Spec, open: () => Promise<Storage>, 
       s = await open();
       other = await open();
     });
+    // Counters and buckets of a file storage are its process's: another client shares them only on Redis.
+    const peer = () => (name === "redis" ? other : s);
     after(async () => {
       await s.close();
       await other.close();
@@ -100,8 +102,7 @@ function contract(name: string, spec: () => Spec, open: () => Promise<Storage>, 
 
     test("a token bucket: a burst of its capacity, then its rate, shared by every client", async () => {
       const rule = { perSecond: 20, capacity: 5, queue: 0 };
-      // Counters of a file storage are its process's: across clients only on Redis.
-      const second = name === "redis" ? other : s;
+      const second = peer();
       const first = await s.take("rate/t/k", rule, 3);
       assert.deepEqual([first.granted, first.remaining], [3, 2]);
       const rest = await second.take("rate/t/k", rule, 3);
@@ -124,8 +125,7 @@ function contract(name: string, spec: () => Spec, open: () => Promise<Storage>, 
     });
 
     test("a feed gives each event once, in order, from the reader's first poll on", async () => {
-      // Counters of a file storage are its process's: across clients only on Redis.
-      const poster = name === "redis" ? other : s;
+      const poster = peer();
       await postEvent(poster, "feed", "before", 60_000);
       const reader = new FeedReader("feed");
       assert.deepEqual(await reader.poll(s), []);
