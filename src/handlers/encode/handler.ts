@@ -1,4 +1,4 @@
-import { Transform as NodeTransform, type Transform } from "node:stream";
+import type { Transform } from "node:stream";
 import zlib from "node:zlib";
 import { type Coding, chooseCoding } from "../../http/content-coding.ts";
 import type { BodyTransform, Exchange } from "../../http/exchange.ts";
@@ -47,23 +47,6 @@ function compressNow(coding: Coding, body: Buffer, levels: Levels): Buffer {
     case "gzip":
       return zlib.gzipSync(body, { level: levels.gzip });
   }
-}
-
-/**
- * A body of known, small size compressed whole once it is all in: one synchronous call
- * instead of a compressor stream flushed chunk by chunk on the thread pool.
- */
-function wholeCompressor(coding: Coding, levels: Levels): Transform {
-  const parts: Buffer[] = [];
-  return new NodeTransform({
-    transform(chunk: Buffer, _enc, done) {
-      parts.push(chunk);
-      done();
-    },
-    flush(done) {
-      done(null, compressNow(coding, parts.length === 1 ? parts[0]! : Buffer.concat(parts), levels));
-    },
-  });
 }
 
 /** A type test for `types: [text/html, text/*]`, or mime-db's compressible flag by default. */
@@ -132,10 +115,7 @@ export function createEncode(cfg: EncodeConfig): HandlerInstance {
     if (typeof etag === "string" && etag.startsWith('"')) ex.setHeader("ETag", `W/${etag}`);
     return {
       buffer: (body) => (body.length <= INLINE_MAX ? compressNow(coding, body, levels) : undefined),
-      stream: () =>
-        length !== undefined && length <= INLINE_MAX
-          ? wholeCompressor(coding, levels)
-          : streamCompressor(coding, levels),
+      stream: () => streamCompressor(coding, levels),
     };
   };
 
