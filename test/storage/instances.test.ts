@@ -208,21 +208,31 @@ describe(
     test("renewals happen once across instances; each serves the renewed certificate", async () => {
       // Pebble's certificates live five years: 6e-8 of that is about 9.5 s.
       const acme = { renewal_ratio: 0.00000006 };
+      // Counted from before the instances start: the first may order while the second starts.
+      const before = issued();
+      const t0 = Date.now();
       const [r1, r2] = await Promise.all([
         instance("r1", ["r.test"], acme),
         instance("r2", ["r.test"], acme),
       ]);
-      const before = issued();
       const first = await eventually(
         () => allServed(r1.httpsPort, ["r.test"]).catch(() => undefined),
         30_000,
       );
-      const t0 = Date.now();
       // Two renewals come due in 22 s; each instance on its own would order both.
       await new Promise((r) => setTimeout(r, 22_000));
       const renewals = issued() - before - 1;
       const due = Math.ceil((Date.now() - t0) / 9500);
-      assert.ok(renewals >= 1 && renewals <= due, `${renewals} renewals for ${due} due`);
+      const orders = (w: Running) =>
+        w
+          .stderr()
+          .split("\n")
+          .filter((l) => /certificate|order/.test(l))
+          .join("\n");
+      assert.ok(
+        renewals >= 1 && renewals <= due,
+        `${renewals} renewals for ${due} due\nr1:\n${orders(r1.w)}\nr2:\n${orders(r2.w)}`,
+      );
       const last = await eventually(async () => {
         const [x, y] = await Promise.all([
           allServed(r1.httpsPort, ["r.test"]).catch(() => undefined),
