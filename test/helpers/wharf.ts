@@ -8,16 +8,22 @@ import { fileURLToPath } from "node:url";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const WHARF = join(ROOT, "bin/wharf");
 
-/** A free TCP port on 127.0.0.1 (bound, read, released). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => res(typeof a === "object" && a ? a.port : 0));
+/**
+ * A free TCP port on 127.0.0.1 (bound, then released), picked at random below Linux's
+ * ephemeral range (32768 and up): a port the kernel hands to whatever binds port 0 or
+ * connects out (an app server, a client) could be taken again between this call and the
+ * test's listen; these are not.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once("error", () => res(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 export interface Running {
